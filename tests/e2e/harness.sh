@@ -1,0 +1,657 @@
+# shellcheck shell=bash
+# e2e harness: a real systemd manager (systemd --user + its own journald) in
+# private mount, PID and cgroup namespaces, on a host whose PID 1 need not be
+# systemd. Source this file; see README.md for the API and `run` for the
+# entry point.
+#
+# Never touched on the host: /run, the journal, the console, PID 1, processes
+# the harness did not start, /etc/apt. Created and removed again (also on
+# failure or interruption, via e2e_teardown from the caller's EXIT trap):
+# one temp dir /tmp/sd-notify-e2e.<pid>.XXXXXX, one cgroup of the same name
+# under the host's cgroup2 hierarchy, the namespaces and their processes.
+# Kept between runs: the unpacked systemd packages in $E2E_CACHE_DIR.
+
+E2E_DIR=${E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+E2E_REPO=${E2E_REPO:-$(cd "$E2E_DIR/../.." && pwd)}
+# Where unit files find the project's binaries (@BIN_DIR@).
+E2E_BIN_DIR=${E2E_BIN_DIR:-$E2E_REPO/target/debug/examples}
+E2E_CACHE_DIR=${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sd-notify-e2e}
+E2E_DEBIAN_MIRROR=${E2E_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+E2E_DEBIAN_KEYRING=${E2E_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
+E2E_VERBOSE=${E2E_VERBOSE:-0}
+E2E_CMD_TIMEOUT=${E2E_CMD_TIMEOUT:-60}      # any single systemctl/journalctl call
+E2E_CASE_TIMEOUT=${E2E_CASE_TIMEOUT:-180}   # one case_* function
+E2E_READY_TIMEOUT=${E2E_READY_TIMEOUT:-20}  # manager start-up
+E2E_POLL_INTERVAL=${E2E_POLL_INTERVAL:-0.05}
+E2E_PYTHON=${E2E_PYTHON:-$(if [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3; fi)}
+
+# Per-manager state (set by e2e_manager_start, cleared by e2e_teardown).
+E2E_TMP=""            # temp dir on the host, also visible inside (same /tmp)
+E2E_CG=""             # our cgroup, relative to the cgroup2 root
+E2E_CG2_MOUNT=""      # host mount point of cgroup2, "" = mount privately
+E2E_STAGE_PID=""      # host PID of the outer unshare (started by us)
+E2E_NS_PID=""         # host PID of PID 1 of the namespaces (for nsenter)
+E2E_LIFELINE_FD=""    # write end of the lifeline pipe
+E2E_UNIT_DIR=""       # the manager's only unit directory
+E2E_SCRATCH=""        # free scratch dir for cases (@SCRATCH@)
+E2E_SYSTEMD=""        # requested: "252", "254", ... or "host"
+E2E_SYSTEMD_ROOT=""   # unpacked package root, "" = the host's systemd
+E2E_SYSTEMD_VERSION="" # running manager's major version, e.g. 254
+E2E_SYSTEMD_VERSION_FULL=""
+E2E_CASE=""           # name of the running case
+E2E_CASE_SINCE=""     # journal --since for the running case
+E2E__CASE_PID=""
+
+# ---------------------------------------------------------------- messages
+
+e2e_log() { [ "$E2E_VERBOSE" = 1 ] && echo "  [e2e] $*" >&2; return 0; }
+e2e_info() { echo "  [e2e] $*" >&2; }
+e2e_die() { echo "e2e: ERROR: $*" >&2; exit 2; }
+_e2e_now() { echo "${EPOCHREALTIME/,/.}"; }
+_e2e_elapsed() { awk -v a="$1" -v b="$(_e2e_now)" 'BEGIN { printf "%.2f", b - a }'; }
+_e2e_before() { awk -v d="$1" -v n="$(_e2e_now)" 'BEGIN { exit !(n < d) }'; }
+_e2e_deadline() { awk -v t="$1" -v n="$(_e2e_now)" 'BEGIN { printf "%.6f", n + t }'; }
+
+# ---------------------------------------------------------------- checks
+
+# Everything needed to run at all; clear message and exit 2 otherwise.
+e2e_check_prereqs() {
+    local c missing=()
+    [ "$(id -u)" = 0 ] || e2e_die "must run as root (it creates namespaces, mounts and a cgroup); try: sudo $0"
+    [ "${BASH_VERSINFO[0]}" -ge 5 ] || e2e_die "needs bash >= 5.1 (found $BASH_VERSION)"
+    for c in unshare nsenter mount timeout awk flock mkfifo; do
+        command -v "$c" >/dev/null || missing+=("$c")
+    done
+    [ ${#missing[@]} = 0 ] || e2e_die "missing commands: ${missing[*]} (unshare/nsenter/mount: util-linux + mount packages; timeout: coreutils)"
+    unshare --help 2>&1 | grep -q -- '--kill-child' || e2e_die "unshare too old: needs --kill-child (util-linux >= 2.32)"
+    [ -x /usr/lib/systemd/systemd ] || e2e_die "no /usr/lib/systemd/systemd: install the 'systemd' package (it need not be PID 1)"
+    [ -x /usr/lib/systemd/systemd-journald ] || e2e_die "no /usr/lib/systemd/systemd-journald (package 'systemd')"
+    for c in systemctl journalctl systemd-run; do
+        command -v "$c" >/dev/null || e2e_die "no $c (package 'systemd')"
+    done
+    [ -n "$E2E_PYTHON" ] && [ -x "$E2E_PYTHON" ] || e2e_die "no python3 (package 'python3'), needed by the self-test helpers"
+    grep -qw cgroup2 /proc/filesystems || e2e_die "kernel has no cgroup2 support"
+    unshare --pid --fork --mount-proc --mount --cgroup --propagation private true 2>/dev/null ||
+        e2e_die "cannot create mount/PID/cgroup namespaces here: $(unshare --pid --fork --mount-proc --mount --cgroup true 2>&1)"
+}
+
+# Host mount point of the cgroup2 hierarchy: /sys/fs/cgroup on a pure-v2
+# host, /sys/fs/cgroup/unified on a hybrid one (as on this Debian 12 VM), or ""
+# when no cgroup2 is mounted (then it is mounted in private mount namespaces
+# only, see _e2e_cg).
+_e2e_find_cgroup2() {
+    local m
+    for m in /sys/fs/cgroup /sys/fs/cgroup/unified; do
+        if [ "$(stat -f -c %T "$m" 2>/dev/null)" = cgroup2fs ]; then echo "$m"; return 0; fi
+    done
+    m=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+    echo "$m"
+}
+
+# Run a shell snippet with $CG2 = a cgroup2 mount point and $CG = our cgroup
+# (absolute path). Without a host cgroup2 mount: in a throw-away private mount
+# namespace with its own cgroup2 mount.
+_e2e_cg() {
+    local script=$1
+    shift
+    if [ -n "$E2E_CG2_MOUNT" ]; then
+        CG2=$E2E_CG2_MOUNT CG=$E2E_CG2_MOUNT/$E2E_CG sh -c "$script" e2e-cg "$@"
+    else
+        mkdir -p "$E2E_TMP/cg2"
+        CG2=$E2E_TMP/cg2 CG=$E2E_TMP/cg2/$E2E_CG unshare --mount --propagation private \
+            sh -c 'mount -n -t cgroup2 cgroup2 "$CG2" || exit 1; '"$script" e2e-cg "$@"
+    fi
+}
+
+# ---------------------------------------------------------------- systemd versions
+
+# Suite to fetch a given systemd major version from.
+_e2e_suite_for() {
+    case $1 in
+    254) echo bookworm-backports ;;
+    *) return 1 ;;
+    esac
+}
+
+# Make sure systemd MAJOR is unpacked in the cache; prints its root dir.
+# Downloads with apt-get from Debian using a private apt state (no change to
+# /etc/apt or /var/lib/apt), unpacks with dpkg -x. Reused between runs.
+e2e_fetch_systemd() {
+    local major=$1 dir suite
+    suite=$(_e2e_suite_for "$major") || e2e_die "don't know where to get systemd $major from (known: 254)"
+    dir=$E2E_CACHE_DIR/systemd-$major
+    if [ ! -f "$dir/.complete" ]; then
+        mkdir -p "$E2E_CACHE_DIR" || e2e_die "cannot create cache dir $E2E_CACHE_DIR"
+        (
+            flock -w 600 9 || e2e_die "timeout waiting for lock on $E2E_CACHE_DIR"
+            [ -f "$dir/.complete" ] || _e2e_fetch_unlocked "$major" "$suite" "$dir"
+        ) 9>"$E2E_CACHE_DIR/.lock-$major" || exit 2
+    fi
+    echo "$dir/root"
+}
+
+_e2e_fetch_unlocked() {
+    local major=$1 suite=$2 dir=$3 work ver deb
+    local -a o
+    command -v apt-get >/dev/null && command -v dpkg >/dev/null || e2e_die "systemd $major needs apt-get and dpkg (Debian) to fetch it"
+    [ -r "$E2E_DEBIAN_KEYRING" ] || e2e_die "no Debian archive keyring at $E2E_DEBIAN_KEYRING (package debian-archive-keyring)"
+    work=$dir.tmp.$$
+    rm -rf "$work" && mkdir -p "$work"/{lists/partial,cache/archives/partial,parts,debs,root} || e2e_die "cannot create $work"
+    echo "deb [signed-by=$E2E_DEBIAN_KEYRING] $E2E_DEBIAN_MIRROR $suite main" >"$work/sources.list"
+    o=(-q -o "Dir::Etc::SourceList=$work/sources.list" -o "Dir::Etc::SourceParts=$work/parts"
+        -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache" -o APT::Sandbox::User=root)
+    e2e_info "fetching systemd $major from $suite into $dir (once; reused later)"
+    apt-get "${o[@]}" update >"$work/apt.log" 2>&1 ||
+        { cat "$work/apt.log" >&2; rm -rf "$work"; e2e_die "apt-get update for $suite failed (log above)"; }
+    ver=$(apt-cache "${o[@]}" madison systemd 2>/dev/null |
+        awk -F' *[|] *' -v s="$suite" -v m="$major" 'index($3, s) && index($2, m ".") == 1 { print $2; exit }')
+    [ -n "$ver" ] || { rm -rf "$work"; e2e_die "no systemd $major.* in $suite (apt-cache madison systemd)"; }
+    (cd "$work/debs" && apt-get "${o[@]}" download "systemd=$ver" "libsystemd-shared=$ver") >>"$work/apt.log" 2>&1 ||
+        { cat "$work/apt.log" >&2; rm -rf "$work"; e2e_die "apt-get download systemd=$ver failed (log above)"; }
+    for deb in "$work"/debs/*.deb; do
+        dpkg -x "$deb" "$work/root" || { rm -rf "$work"; e2e_die "dpkg -x $deb failed"; }
+    done
+    [ -x "$work/root/lib/systemd/systemd" ] || [ -x "$work/root/usr/lib/systemd/systemd" ] ||
+        { rm -rf "$work"; e2e_die "unpacked systemd $ver has no lib/systemd/systemd"; }
+    rm -rf "$work/lists" "$work/cache" "$work/parts"
+    echo "$ver" >"$work/.complete"
+    rm -rf "$dir" && mv "$work" "$dir" || e2e_die "cannot move $work to $dir"
+    e2e_info "systemd $ver unpacked in $dir"
+}
+
+# ---------------------------------------------------------------- manager
+
+# e2e_manager_start [VERSION]   VERSION: host (default) | 252 | 254 | ...
+# Starts journald + systemd --user in fresh namespaces and waits until the
+# manager answers and reached default.target. Exits 2 on failure.
+e2e_manager_start() {
+    local want=${1:-host} host_major t0 fifo state out
+    [ -z "$E2E_TMP" ] || e2e_die "a manager is already running ($E2E_TMP)"
+    t0=$(_e2e_now)
+    E2E_SYSTEMD=$want
+    host_major=$(/usr/lib/systemd/systemd --version | awk 'NR == 1 { print $2 }')
+    if [ "$want" = host ] || [ "$want" = "$host_major" ]; then
+        E2E_SYSTEMD_ROOT=""
+    else
+        E2E_SYSTEMD_ROOT=$(e2e_fetch_systemd "$want") || exit 2
+    fi
+
+    E2E_TMP=$(mktemp -d "/tmp/sd-notify-e2e.$$.XXXXXX") || e2e_die "mktemp failed"
+    chmod 0755 "$E2E_TMP"
+    E2E_UNIT_DIR=$E2E_TMP/units
+    E2E_SCRATCH=$E2E_TMP/scratch
+    mkdir -p "$E2E_UNIT_DIR" "$E2E_SCRATCH" "$E2E_TMP/home" "$E2E_TMP/logs"
+    cp "$E2E_DIR"/lib/base-units/* "$E2E_UNIT_DIR/"
+
+    # Our own cgroup, child of the cgroup2 root.
+    E2E_CG2_MOUNT=$(_e2e_find_cgroup2)
+    E2E_CG=${E2E_TMP##*/}
+    [ -n "$E2E_CG2_MOUNT" ] || e2e_log "no cgroup2 mounted on the host: using private cgroup2 mounts"
+    _e2e_cg 'mkdir "$CG"' || { E2E_CG=""; e2e_die "cannot create cgroup $E2E_CG2_MOUNT/${E2E_TMP##*/}"; }
+
+    # Lifeline: the namespace init reads this FIFO; we hold the only writer.
+    fifo=$E2E_TMP/lifeline
+    mkfifo "$fifo" || e2e_die "mkfifo $fifo"
+    # Stage 1 (own private mount ns): move into our cgroup, then stage 2:
+    # new cgroup + PID (+ mount) namespaces, ns-init.sh as PID 1.
+    E2E_TMP=$E2E_TMP E2E_UNIT_DIR=$E2E_UNIT_DIR E2E_HOME=$E2E_TMP/home \
+        E2E_SYSTEMD_ROOT=$E2E_SYSTEMD_ROOT E2E_CGPATH="${E2E_CG2_MOUNT:-$E2E_TMP/cg2}/$E2E_CG" \
+        E2E_CG2_PRIVATE=$([ -z "$E2E_CG2_MOUNT" ] && echo 1) \
+        unshare --mount --propagation private -- sh -c '
+            if [ -n "$E2E_CG2_PRIVATE" ]; then
+                mount -n -t cgroup2 cgroup2 "$E2E_TMP/cg2" || exit 97
+            fi
+            echo $$ >"$E2E_CGPATH/cgroup.procs" || exit 98
+            exec unshare --cgroup --pid --fork --mount-proc --kill-child --propagation private \
+                -- /bin/bash "$1"' e2e-stage1 "$E2E_DIR/lib/ns-init.sh" \
+        <"$fifo" >"$E2E_TMP/logs/ns-init.log" 2>&1 &
+    E2E_STAGE_PID=$!
+    exec {E2E_LIFELINE_FD}>"$fifo"
+    rm -f "$fifo"
+
+    # Find PID 1 of the new PID namespace: the child of the unshare.
+    local deadline pid
+    deadline=$(_e2e_deadline 10)
+    while [ -z "$E2E_NS_PID" ]; do
+        for pid in $(cat "/proc/$E2E_STAGE_PID/task/$E2E_STAGE_PID/children" 2>/dev/null); do
+            if awk '/^NSpid:/ { exit !($NF == 1 && NF > 2) }' "/proc/$pid/status" 2>/dev/null; then
+                E2E_NS_PID=$pid
+            fi
+        done
+        [ -n "$E2E_NS_PID" ] && break
+        kill -0 "$E2E_STAGE_PID" 2>/dev/null || _e2e_start_failed "namespace setup exited"
+        _e2e_before "$deadline" || _e2e_start_failed "no namespace init after 10 s"
+        sleep "$E2E_POLL_INTERVAL"
+    done
+
+    # Wait until the manager answers on its private bus socket.
+    deadline=$(_e2e_deadline "$E2E_READY_TIMEOUT")
+    while :; do
+        [ -e "$E2E_TMP/ns-init.status" ] && _e2e_start_failed "$(cat "$E2E_TMP/ns-init.status")"
+        kill -0 "$E2E_NS_PID" 2>/dev/null || _e2e_start_failed "namespace init exited"
+        state=$(_e2e_in_raw timeout 5 systemctl --user is-system-running 2>/dev/null)
+        case $state in running | degraded) break ;; esac
+        _e2e_before "$deadline" || _e2e_start_failed "manager not running after ${E2E_READY_TIMEOUT}s (state: '${state:-no answer}')"
+        sleep "$E2E_POLL_INTERVAL"
+    done
+    [ "$state" = degraded ] && e2e_info "warning: manager is degraded: $(e2e_systemctl --failed --plain --no-legend)"
+
+    E2E_SYSTEMD_VERSION_FULL=$(e2e_systemctl show -p Version --value)
+    E2E_SYSTEMD_VERSION=${E2E_SYSTEMD_VERSION_FULL%%[!0-9]*}
+    if [ "$want" != host ] && [ "$E2E_SYSTEMD_VERSION" != "$want" ]; then
+        _e2e_start_failed "wanted systemd $want, the manager reports $E2E_SYSTEMD_VERSION_FULL"
+    fi
+    out=$(e2e_systemctl log-level)
+    [ "$out" = debug ] || _e2e_start_failed "manager log level is '$out', not debug"
+    e2e_info "systemd $E2E_SYSTEMD_VERSION_FULL manager up in $(_e2e_elapsed "$t0")s (ns pid $E2E_NS_PID, cgroup ${E2E_CG2_MOUNT:-<private>}/$E2E_CG)"
+}
+
+_e2e_start_failed() {
+    echo "e2e: ERROR: manager start failed: $*" >&2
+    _e2e_dump_logs >&2
+    e2e_teardown
+    exit 2
+}
+
+_e2e_dump_logs() {
+    local f
+    for f in "$E2E_TMP"/logs/*.log; do
+        [ -s "$f" ] || continue
+        echo "---- ${f##*/} (last 30 lines)"
+        tail -n 30 "$f"
+    done
+    if [ -n "$E2E_NS_PID" ] && kill -0 "$E2E_NS_PID" 2>/dev/null; then
+        echo "---- journal (last 40 lines)"
+        _e2e_in_raw timeout 10 journalctl --no-pager -n 40 2>&1
+    fi
+}
+
+# Copy the whole journal and logs to $E2E_ARTIFACTS (if set) before teardown.
+_e2e_save_artifacts() {
+    [ -n "${E2E_ARTIFACTS:-}" ] && [ -n "$E2E_TMP" ] || return 0
+    local d=$E2E_ARTIFACTS/systemd-${E2E_SYSTEMD_VERSION:-$E2E_SYSTEMD}
+    mkdir -p "$d" || return 0
+    cp "$E2E_TMP"/logs/*.log "$d/" 2>/dev/null
+    if [ -n "$E2E_NS_PID" ] && kill -0 "$E2E_NS_PID" 2>/dev/null; then
+        _e2e_in_raw timeout 30 journalctl --no-pager -o short-monotonic >"$d/journal.txt" 2>&1
+    fi
+}
+
+# Stop everything this manager instance created; idempotent; safe to call
+# from an EXIT trap at any point of e2e_manager_start.
+e2e_teardown() {
+    [ -n "$E2E_TMP" ] || return 0
+    local deadline left
+    _e2e_save_artifacts
+    if [ -n "$E2E__CASE_PID" ]; then
+        kill -TERM "$E2E__CASE_PID" 2>/dev/null
+        wait "$E2E__CASE_PID" 2>/dev/null
+        E2E__CASE_PID=""
+    fi
+    # Close the lifeline: the namespace init exits by itself.
+    if [ -n "$E2E_LIFELINE_FD" ]; then
+        exec {E2E_LIFELINE_FD}>&-
+        E2E_LIFELINE_FD=""
+    fi
+    if [ -n "$E2E_CG" ]; then
+        # Kill everything in our cgroup (only our processes are there).
+        if ! _e2e_cg '[ -e "$CG/cgroup.kill" ] && echo 1 >"$CG/cgroup.kill"' 2>/dev/null; then
+            # Kernel without cgroup.kill (< 5.14): killing PID 1 of the
+            # namespace kills all of it; only while it is still in our cgroup.
+            if [ -n "$E2E_NS_PID" ] && grep -q "/$E2E_CG\(/\|\$\)" "/proc/$E2E_NS_PID/cgroup" 2>/dev/null; then
+                kill -KILL "$E2E_NS_PID" 2>/dev/null
+            fi
+            [ -n "$E2E_STAGE_PID" ] && kill -KILL "$E2E_STAGE_PID" 2>/dev/null
+        fi
+        deadline=$(_e2e_deadline 15)
+        while :; do
+            left=$(_e2e_cg 'find "$CG" -name cgroup.procs -exec cat {} + 2>/dev/null' 2>/dev/null)
+            [ -z "$left" ] && break
+            _e2e_before "$deadline" || { echo "e2e: WARNING: processes left in cgroup $E2E_CG: $left" >&2; break; }
+            _e2e_cg '[ -e "$CG/cgroup.kill" ] && echo 1 >"$CG/cgroup.kill"' 2>/dev/null
+            sleep "$E2E_POLL_INTERVAL"
+        done
+        _e2e_cg 'find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null; ! [ -d "$CG" ]' ||
+            echo "e2e: WARNING: could not remove cgroup ${E2E_CG2_MOUNT:-<private>}/$E2E_CG" >&2
+    fi
+    if [ -n "$E2E_STAGE_PID" ]; then
+        wait "$E2E_STAGE_PID" 2>/dev/null
+    fi
+    rm -rf "$E2E_TMP"
+    E2E_TMP="" E2E_CG="" E2E_STAGE_PID="" E2E_NS_PID="" E2E_UNIT_DIR="" E2E_SCRATCH=""
+    E2E_SYSTEMD_VERSION="" E2E_SYSTEMD_VERSION_FULL="" E2E_SYSTEMD_ROOT=""
+    return 0
+}
+
+# Leftovers of harness runs that were SIGKILLed before their namespaces
+# noticed (normally the lifeline makes them exit by themselves): cgroups
+# and temp dirs named sd-notify-e2e.<pid>.* whose <pid> no longer runs.
+e2e_cleanup_stale() {
+    local cg2 d pid n=0
+    cg2=$(_e2e_find_cgroup2)
+    for d in ${cg2:+"$cg2"/sd-notify-e2e.*} /tmp/sd-notify-e2e.*; do
+        [ -d "$d" ] || continue
+        pid=${d##*/sd-notify-e2e.}
+        pid=${pid%%.*}
+        [[ $pid =~ ^[0-9]+$ ]] || continue
+        kill -0 "$pid" 2>/dev/null && continue
+        n=$((n + 1))
+        if [[ $d == /tmp/* ]]; then
+            rm -rf "$d" && echo "removed stale $d"
+        else
+            [ -e "$d/cgroup.kill" ] && echo 1 >"$d/cgroup.kill"
+            sleep 0.2
+            find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+            [ -d "$d" ] && echo "could not remove stale cgroup $d" || echo "removed stale cgroup $d"
+        fi
+    done
+    echo "$n stale item(s)"
+}
+
+# ---------------------------------------------------------------- commands inside
+
+_e2e_in_raw() {
+    [ -n "$E2E_NS_PID" ] || { echo "e2e: no manager running" >&2; return 2; }
+    local -a closefd=()
+    [ -n "$E2E_LIFELINE_FD" ] && closefd=("{E2E_LIFELINE_FD}>&-")
+    eval 'nsenter -t "$E2E_NS_PID" -m -p -- /usr/bin/env -i \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME="$E2E_TMP/home" LANG=C.UTF-8 XDG_RUNTIME_DIR=/run/user/0 \
+        SYSTEMD_PAGER=cat SYSTEMD_COLORS=0 SYSTEMD_LOG_LEVEL=info "$@" '"${closefd[*]}"
+}
+
+# e2e_in CMD...: run CMD inside the namespaces (sees the private /run, the
+# manager's bus, the journal), with a timeout of $E2E_CMD_TIMEOUT.
+e2e_in() { _e2e_in_raw timeout "$E2E_CMD_TIMEOUT" "$@"; }
+e2e_systemctl() { e2e_in systemctl --user --no-pager "$@"; }
+e2e_systemd_run() { e2e_in systemd-run --user "$@"; }
+e2e_journalctl() { e2e_in journalctl --no-pager "$@"; }
+e2e_daemon_reload() { e2e_systemctl daemon-reload; }
+
+# Manager major version (e.g. 254); e2e_systemd_at_least N → true/false.
+e2e_systemd_version() { echo "$E2E_SYSTEMD_VERSION"; }
+e2e_systemd_at_least() { [ "$E2E_SYSTEMD_VERSION" -ge "$1" ]; }
+
+# ---------------------------------------------------------------- units
+
+# Substitute @NAME@ placeholders: @BIN_DIR@ @E2E_DIR@ @HELPERS@ @PYTHON@
+# @SCRATCH@ @REPO@, plus @FOO@ for every exported/set variable E2E_SUBST_FOO.
+_e2e_subst() {
+    local text=$1 v name
+    text=${text//@BIN_DIR@/$E2E_BIN_DIR}
+    text=${text//@E2E_DIR@/$E2E_DIR}
+    text=${text//@HELPERS@/$E2E_DIR/helpers}
+    text=${text//@PYTHON@/$E2E_PYTHON}
+    text=${text//@SCRATCH@/$E2E_SCRATCH}
+    text=${text//@REPO@/$E2E_REPO}
+    for v in $(compgen -v E2E_SUBST_); do
+        name=${v#E2E_SUBST_}
+        text=${text//@$name@/${!v}}
+    done
+    if [[ $text =~ @[A-Z][A-Z0-9_]*@ ]]; then
+        echo "e2e: unknown placeholder ${BASH_REMATCH[0]} (define E2E_SUBST_${BASH_REMATCH[0]//@/})" >&2
+        return 1
+    fi
+    printf '%s\n' "$text"
+}
+
+_e2e_track_unit() {
+    [ -n "${E2E__CASE_UNITS:-}" ] && echo "$1" >>"$E2E__CASE_UNITS"
+    return 0
+}
+
+# e2e_install_unit FILE [NAME]: FILE is relative to tests/e2e/units/ (or
+# absolute); placeholders substituted; installed as NAME (default: basename)
+# into the manager's unit dir; then daemon-reload. Removed after the case.
+e2e_install_unit() {
+    local src=$1 name=${2:-} text
+    [[ $src == /* ]] || src=$E2E_DIR/units/$src
+    [ -f "$src" ] || { echo "e2e: no unit file $src" >&2; return 1; }
+    [ -n "$name" ] || name=${src##*/}
+    text=$(_e2e_subst "$(cat "$src")") || return 1
+    printf '%s\n' "$text" >"$E2E_UNIT_DIR/$name" || return 1
+    _e2e_track_unit "$name"
+    e2e_log "installed unit $name"
+    [ "${E2E_NO_RELOAD:-0}" = 1 ] || e2e_daemon_reload
+}
+
+# e2e_install_unit_text NAME <<'EOF' ... EOF: same, unit text on stdin.
+e2e_install_unit_text() {
+    local name=$1 text
+    text=$(_e2e_subst "$(cat)") || return 1
+    printf '%s\n' "$text" >"$E2E_UNIT_DIR/$name" || return 1
+    _e2e_track_unit "$name"
+    [ "${E2E_NO_RELOAD:-0}" = 1 ] || e2e_daemon_reload
+}
+
+# e2e_install_dropin UNIT NAME <<'EOF' ... EOF: UNIT.d/NAME.conf from stdin.
+e2e_install_dropin() {
+    local unit=$1 name=$2 text
+    text=$(_e2e_subst "$(cat)") || return 1
+    mkdir -p "$E2E_UNIT_DIR/$unit.d" && printf '%s\n' "$text" >"$E2E_UNIT_DIR/$unit.d/$name.conf" || return 1
+    _e2e_track_unit "$unit"
+    [ "${E2E_NO_RELOAD:-0}" = 1 ] || e2e_daemon_reload
+}
+
+# Remove a unit file (and drop-ins) installed by the case, after stopping it.
+e2e_remove_unit() {
+    local unit=$1
+    e2e_systemctl stop "$unit" >/dev/null 2>&1
+    rm -rf "${E2E_UNIT_DIR:?}/$unit" "${E2E_UNIT_DIR:?}/$unit.d"
+    e2e_systemctl reset-failed "$unit" >/dev/null 2>&1
+    return 0
+}
+
+# Blocking job commands; TIMEOUT (seconds, default 30) bounds the wait.
+# Return systemctl's exit status (124 on timeout).
+e2e_start() { _e2e_in_raw timeout "${2:-30}" systemctl --user start "$1"; }
+e2e_stop() { _e2e_in_raw timeout "${2:-30}" systemctl --user stop "$1"; }
+e2e_restart() { _e2e_in_raw timeout "${2:-30}" systemctl --user restart "$1"; }
+e2e_reload() { _e2e_in_raw timeout "${2:-30}" systemctl --user reload "$1"; }
+# Non-blocking variants: only enqueue the job.
+e2e_start_nb() { e2e_systemctl --no-block start "$1"; }
+e2e_stop_nb() { e2e_systemctl --no-block stop "$1"; }
+e2e_restart_nb() { e2e_systemctl --no-block restart "$1"; }
+e2e_reload_nb() { e2e_systemctl --no-block reload "$1"; }
+e2e_kill() { e2e_systemctl kill ${2:+--signal="$2"} "$1"; }  # UNIT [SIGNAL]
+
+E2E_PROPS=ActiveState,SubState,StatusText,MainPID,Result,NRestarts,ExecMainStatus
+
+# e2e_show UNIT PROP: the value alone. e2e_show UNIT: the standard set
+# ($E2E_PROPS) as PROP=VALUE lines.
+e2e_show() {
+    if [ $# -ge 2 ]; then
+        e2e_systemctl show -p "$2" --value "$1"
+    else
+        e2e_systemctl show -p "$E2E_PROPS" "$1"
+    fi
+}
+# One line summary of the standard properties (for messages).
+e2e_show_line() { e2e_show "$1" | tr '\n' ' '; }
+
+# e2e_wait_for_property UNIT PROP VALUE [TIMEOUT=10]: poll until equal.
+# VALUE "~REGEX" matches an extended regex instead. Returns 1 with a message
+# (last value seen, all standard properties) on timeout.
+e2e_wait_for_property() {
+    local unit=$1 prop=$2 want=$3 timeout=${4:-10} deadline cur
+    deadline=$(_e2e_deadline "$timeout")
+    while :; do
+        cur=$(e2e_show "$unit" "$prop" 2>/dev/null) || true
+        if [[ $want == "~"* ]]; then
+            [[ $cur =~ ${want:1} ]] && return 0
+        else
+            [ "$cur" = "$want" ] && return 0
+        fi
+        _e2e_before "$deadline" || break
+        sleep "$E2E_POLL_INTERVAL"
+    done
+    echo "e2e: timeout (${timeout}s) waiting for $unit $prop=$want; last: '$cur'; $(e2e_show_line "$unit")" >&2
+    return 1
+}
+
+# e2e_journal UNIT [journalctl args...]: the journal lines about UNIT (the
+# manager's messages about it and the unit's own output), by default only
+# since the current case started (E2E_JOURNAL_ALL=1: all).
+e2e_journal() {
+    local unit=$1
+    shift
+    e2e_in journalctl --sync >/dev/null 2>&1 || true
+    e2e_journalctl -o short-monotonic ${E2E_CASE_SINCE:+--since="$E2E_CASE_SINCE"} "$@" \
+        "USER_UNIT=$unit" + "_SYSTEMD_USER_UNIT=$unit" + "_SYSTEMD_UNIT=$unit" + "UNIT=$unit"
+}
+
+# e2e_journal_count UNIT REGEX: number of matching lines.
+e2e_journal_count() { e2e_journal "$1" | grep -c -E -- "$2" || true; }
+
+# e2e_wait_for_journal UNIT REGEX [TIMEOUT=10]: poll until a line matches.
+e2e_wait_for_journal() {
+    local unit=$1 re=$2 timeout=${3:-10} deadline
+    deadline=$(_e2e_deadline "$timeout")
+    while :; do
+        e2e_journal "$unit" | grep -q -E -- "$re" && return 0
+        _e2e_before "$deadline" || break
+        sleep "$E2E_POLL_INTERVAL"
+    done
+    echo "e2e: timeout (${timeout}s) waiting for journal line /$re/ of $unit; last lines:" >&2
+    e2e_journal "$unit" | tail -n 15 | sed 's/^/    /' >&2
+    return 1
+}
+
+# ---------------------------------------------------------------- assertions
+# Each prints a reason and returns 1; cases run under `set -e`, so a failed
+# assertion ends the case as FAIL.
+
+e2e_fail() { echo "e2e: FAIL: $*" >&2; return 1; }
+# e2e_skip REASON: end the case as SKIP (counts neither passed nor failed).
+e2e_skip() { echo "e2e: SKIP: $*" >&2; exit 77; }
+# e2e_require_systemd N: skip the case on managers older than N.
+e2e_require_systemd() {
+    e2e_systemd_at_least "$1" || e2e_skip "needs systemd >= $1 (manager is $E2E_SYSTEMD_VERSION)"
+}
+e2e_assert_eq() { # EXPECTED ACTUAL [WHAT]
+    [ "$1" = "$2" ] || e2e_fail "${3:-value}: expected '$1', got '$2'"
+}
+e2e_assert_property() { # UNIT PROP VALUE (VALUE "~REGEX" as in wait_for_property)
+    local cur
+    cur=$(e2e_show "$1" "$2") || true
+    if [[ $3 == "~"* ]]; then
+        [[ $cur =~ ${3:1} ]] && return 0
+    else
+        [ "$cur" = "$3" ] && return 0
+    fi
+    e2e_fail "$1 $2: expected '$3', got '$cur'; $(e2e_show_line "$1")"
+}
+e2e_assert_journal() { # UNIT REGEX: a journal line matches (waits up to 5 s)
+    e2e_wait_for_journal "$1" "$2" "${3:-5}" || e2e_fail "no journal line of $1 matches /$2/"
+}
+e2e_assert_no_journal() { # UNIT REGEX: no journal line matches
+    local hit
+    hit=$(e2e_journal "$1" | grep -E -m1 -- "$2") || return 0
+    e2e_fail "unexpected journal line of $1: $hit"
+}
+
+# ---------------------------------------------------------------- cases
+
+# Load tests/e2e/cases/*.sh (and $E2E_EXTRA_CASES_DIR/*.sh if set).
+e2e_load_cases() {
+    local f
+    for f in "$E2E_DIR"/cases/*.sh ${E2E_EXTRA_CASES_DIR:+"$E2E_EXTRA_CASES_DIR"/*.sh}; do
+        [ -f "$f" ] || continue
+        # shellcheck disable=SC1090
+        source "$f" || e2e_die "cannot load $f"
+    done
+}
+
+# Names of the loaded cases (without case_), sorted, filtered by an ERE.
+e2e_list_cases() {
+    local re=${1:-}
+    declare -F | awk '{ print $3 }' | sed -n 's/^case_//p' | sort | { if [ -n "$re" ]; then grep -E -- "$re"; else cat; fi; }
+}
+
+E2E_PASSED=0 E2E_FAILED=0 E2E_SKIPPED=0
+E2E_FAILED_NAMES=()
+
+# e2e_run_case NAME: run case_NAME in a subshell under `set -eEuo pipefail`
+# with a $E2E_CASE_TIMEOUT watchdog; print PASS/FAIL/SKIP; clean up its units.
+e2e_run_case() {
+    local name=$1 t0 rc log spid label
+    label="systemd-$E2E_SYSTEMD_VERSION $name"
+    t0=$(_e2e_now)
+    log=$E2E_TMP/case-$name.log
+    E2E__CASE_UNITS=$E2E_TMP/case-$name.units
+    : >"$E2E__CASE_UNITS"
+    E2E_CASE=$name
+    E2E_CASE_SINCE="@$(_e2e_now)"
+    (
+        # Only the main harness process holds the lifeline.
+        [ -n "$E2E_LIFELINE_FD" ] && exec {E2E_LIFELINE_FD}>&-
+        E2E_LIFELINE_FD=""
+        set -eEuo pipefail
+        trap 'echo "e2e: command failed (status $?): ${BASH_COMMAND} [${BASH_SOURCE[0]##*/}:${LINENO}]" >&2' ERR
+        "case_$name"
+    ) >"$log" 2>&1 &
+    E2E__CASE_PID=$!
+    sleep "$E2E_CASE_TIMEOUT" {E2E_LIFELINE_FD}>&- &
+    spid=$!
+    wait -n "$E2E__CASE_PID" "$spid"
+    if kill -0 "$E2E__CASE_PID" 2>/dev/null; then
+        echo "e2e: case timed out after ${E2E_CASE_TIMEOUT}s" >>"$log"
+        kill -TERM "$E2E__CASE_PID" 2>/dev/null
+    else
+        kill "$spid" 2>/dev/null
+    fi
+    wait "$E2E__CASE_PID"
+    rc=$?
+    wait "$spid" 2>/dev/null
+    E2E__CASE_PID=""
+
+    if [ "$rc" = 0 ]; then
+        E2E_PASSED=$((E2E_PASSED + 1))
+        echo "PASS: $label ($(_e2e_elapsed "$t0")s)"
+        [ "$E2E_VERBOSE" = 1 ] && sed 's/^/    | /' "$log"
+    elif [ "$rc" = 77 ]; then
+        E2E_SKIPPED=$((E2E_SKIPPED + 1))
+        echo "SKIP: $label: $(sed -n 's/^e2e: SKIP: //p' "$log" | tail -n 1)"
+    else
+        E2E_FAILED=$((E2E_FAILED + 1))
+        E2E_FAILED_NAMES+=("$label")
+        echo "FAIL: $label (exit $rc, $(_e2e_elapsed "$t0")s)"
+        sed 's/^/    | /' "$log"
+        _e2e_case_journal_tail | sed 's/^/    j /'
+    fi
+    _e2e_case_cleanup
+    E2E_CASE="" E2E_CASE_SINCE="" E2E__CASE_UNITS=""
+    return 0
+}
+
+_e2e_case_journal_tail() {
+    local u
+    sort -u "$E2E__CASE_UNITS" | while read -r u; do
+        [ -n "$u" ] || continue
+        echo "---- journal of $u (last ${E2E_FAIL_JOURNAL_LINES:-40} lines)"
+        e2e_journal "$u" | tail -n "${E2E_FAIL_JOURNAL_LINES:-40}"
+    done
+}
+
+# Stop, remove and forget every unit the case installed.
+_e2e_case_cleanup() {
+    local u any=0
+    while read -r u; do
+        [ -n "$u" ] || continue
+        any=1
+        e2e_remove_unit "$u"
+    done < <(sort -u "$E2E__CASE_UNITS")
+    if [ "$any" = 1 ]; then e2e_daemon_reload >/dev/null 2>&1; fi
+    rm -f "$E2E__CASE_UNITS"
+    # Scratch files are per case, too.
+    find "$E2E_SCRATCH" -mindepth 1 -delete 2>/dev/null
+    return 0
+}
+
+# e2e_summary: the closing line "N passed, N failed"; status 1 if any failed.
+e2e_summary() {
+    [ "$E2E_SKIPPED" -gt 0 ] && echo "skipped: $E2E_SKIPPED"
+    [ "$E2E_FAILED" -gt 0 ] && printf 'failed case: %s\n' "${E2E_FAILED_NAMES[@]}"
+    echo "$E2E_PASSED passed, $E2E_FAILED failed"
+    [ "$E2E_FAILED" = 0 ]
+}
