@@ -1,0 +1,84 @@
+//! The sending side of systemd's service notification protocol (`sd_notify`), complete,
+//! typed and validated, plus a receiver that plays the manager's part in tests.
+//!
+//! ```
+//! use sd_notify_core::{notify, State};
+//!
+//! // ... initialise ...
+//! notify(&[State::Ready, State::Status("accepting connections")])?;
+//! # Ok::<(), sd_notify_core::Error>(())
+//! ```
+//!
+//! Without `NOTIFY_SOCKET` (not started by systemd, or not `Type=notify`) every call is a
+//! successful no-op, so one binary serves both worlds.
+//!
+//! # What it guarantees
+//! - **Nothing systemd would misread reaches the wire.** Values are checked before encoding:
+//!   no `\n`, `\r` or NUL (an injected `\nREADY=1` is impossible through any API), no
+//!   backslash (systemd 252 treats it as an escape and drops a datagram ending in one),
+//!   typed numbers in their ranges, `FDNAME=` rules, no duplicate keys, at most 4096 bytes.
+//!   A broken rule is an [`Error`] naming it; nothing is sent.
+//! - **Several states, one datagram.** [`notify`] and [`Message`] join assignments with
+//!   `\n`, nothing else added, so `RELOADING=1` travels with its `MONOTONIC_USEC=`
+//!   ([`State::reloading_now`]).
+//! - **A cheap hot path.** The process keeps one connected, close-on-exec socket; a
+//!   notification is one `send(2)` and no heap allocation.
+//! - **Bounded waits.** A full manager queue makes a send fail with [`Error::Timeout`] after
+//!   [`DEFAULT_SEND_TIMEOUT`] instead of blocking the service forever.
+//! - **All addresses.** Filesystem paths, Linux abstract `@names` and `vsock:` forms.
+//!
+//! # From libsystemd to this crate
+//! | libsystemd | here |
+//! |---|---|
+//! | `sd_notify(0, "READY=1")` | [`notify`]`(&[State::Ready])` |
+//! | `sd_notifyf(0, "STATUS=%s", x)` | [`status!`]`("{x}")` / [`Message::push_status_fmt`] |
+//! | `sd_pid_notify(pid, 0, …)` | [`send_as`] |
+//! | `sd_pid_notify_with_fds(0, 0, …, fds, n)` | [`send_with_fds`] |
+//! | `sd_notify_barrier(0, timeout)` | [`barrier`] |
+//! | `sd_pid_notify_barrier` | [`Notifier::barrier`] |
+//! | `unset_environment = 1` | [`remove_systemd_environment`] (`unsafe`), or `Command::env_remove` |
+//! | `sd_watchdog_enabled(0, &usec)` | [`watchdog_enabled`] |
+//! | `sd_listen_fds(0)` | [`listen_fds`] |
+//! | `sd_listen_fds_with_names(0, &names)` | [`listen_fds_with_names`] |
+//! | `sd_booted()` | [`booted`] |
+//! | the manager's side | [`Receiver`] (tests) |
+//!
+//! The process-wide functions read `NOTIFY_SOCKET` once, at their first call, and keep the
+//! socket for the life of the process. A [`Notifier`] sends to an explicit address instead,
+//! without touching the environment.
+//!
+//! # Platforms
+//! Linux has everything. Other Unix systems compile: the functions are no-ops when
+//! `NOTIFY_SOCKET` is unset (always, there) and return [`Error::Unsupported`] for an explicit
+//! address; the [`Receiver`] is Linux-only.
+
+#![cfg(unix)]
+#![deny(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod address;
+mod env;
+mod error;
+mod message;
+mod notifier;
+#[cfg(target_os = "linux")]
+mod receiver;
+mod state;
+mod status;
+mod sys;
+
+pub use address::{NOTIFY_SOCKET, NotifyAddress, VsockKind};
+pub use env::{
+    EnvError, ListenFd, SYSTEMD_VARIABLES, booted, listen_fds, listen_fds_from, listen_fds_with_names,
+    remove_systemd_environment, watchdog_enabled, watchdog_enabled_from,
+};
+pub use error::{AddressError, Error, Rule};
+pub use message::{MAX_MESSAGE_LEN, Message, sanitize_status};
+pub use notifier::{
+    DEFAULT_SEND_TIMEOUT, MAX_FDS, Notifier, barrier, default_notifier, notify, send, send_as, send_with_fds,
+};
+#[cfg(target_os = "linux")]
+pub use receiver::{DropReason, Notification, Receiver, split_lines_as_252};
+pub use state::{MAX_FDNAME_LEN, NotifyAccess, State};
+pub use status::send_status_fmt;

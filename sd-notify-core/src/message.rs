@@ -1,0 +1,244 @@
+//! One datagram: validated assignments joined by `\n`, encoded on the stack.
+
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
+
+use crate::error::{Error, Rule};
+use crate::state::{State, check_text_byte};
+
+/// The largest datagram the manager accepts; a longer one is dropped whole.
+pub const MAX_MESSAGE_LEN: usize = 4096;
+
+/// One notification datagram, encoded and validated, ready to send.
+///
+/// The bytes are exactly the assignments joined by `\n`: no trailing newline, no NUL, as
+/// libsystemd sends them. The buffer lives inline (4 KiB), so building a message never
+/// touches the heap. Every [`push`](Message::push) validates the state, rejects a key that
+/// is already present (the manager would silently keep the first) and keeps the total within
+/// [`MAX_MESSAGE_LEN`]; a failed push leaves the message unchanged.
+///
+/// # Examples
+/// ```
+/// use sd_notify_core::{Message, State};
+///
+/// let mut msg = Message::new();
+/// msg.push(State::Stopping)?;
+/// msg.push_status_fmt(format_args!("draining {} connections", 12))?;
+/// assert_eq!(msg.as_bytes(), b"STOPPING=1\nSTATUS=draining 12 connections");
+/// # Ok::<(), sd_notify_core::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Message {
+    buf: [u8; MAX_MESSAGE_LEN],
+    len: usize,
+}
+
+impl Message {
+    /// An empty message.
+    ///
+    /// ```
+    /// # use sd_notify_core::Message;
+    /// assert!(Message::new().is_empty());
+    /// ```
+    pub const fn new() -> Self {
+        Message { buf: [0; MAX_MESSAGE_LEN], len: 0 }
+    }
+
+    /// A message holding `states`, in order.
+    ///
+    /// # Errors
+    /// As [`Message::push`] for each state, and [`Error::EmptyMessage`] for no states.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, State};
+    /// let msg = Message::from_states(&State::reloading_now())?;
+    /// assert!(msg.contains_key("MONOTONIC_USEC"));
+    /// # Ok::<(), sd_notify_core::Error>(())
+    /// ```
+    pub fn from_states(states: &[State<'_>]) -> Result<Self, Error> {
+        if states.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        let mut msg = Message::new();
+        for state in states {
+            msg.push(*state)?;
+        }
+        Ok(msg)
+    }
+
+    /// Appends one assignment.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidValue`] / [`Error::InvalidKey`]: the state breaks a [`Rule`];
+    /// - [`Error::DuplicateKey`]: the key is already in the message;
+    /// - [`Error::MessageTooLong`]: it would not fit [`MAX_MESSAGE_LEN`].
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, State, Error};
+    /// let mut msg = Message::new();
+    /// msg.push(State::Status("a"))?;
+    /// assert!(matches!(msg.push(State::Status("b")), Err(Error::DuplicateKey { .. })));
+    /// assert_eq!(msg.as_bytes(), b"STATUS=a");
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn push(&mut self, state: State<'_>) -> Result<&mut Self, Error> {
+        state.validate()?;
+        self.check_new_key(state.key())?;
+        let mut w = self.line_writer().map_err(|_| Error::MessageTooLong)?;
+        // The value was validated above; the writer only guards the length.
+        state.write_line(&mut w).map_err(|_| Error::MessageTooLong)?;
+        self.len = w.len;
+        Ok(self)
+    }
+
+    /// Appends `STATUS=` formatted from `args` (as by [`format_args!`]), validating the
+    /// formatted text as it is written: no heap allocation, whatever the arguments.
+    ///
+    /// # Errors
+    /// As [`Message::push`]; the formatted text follows the rules of [`State::Status`].
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Error, Rule};
+    /// let user_input = "x\nREADY=1";
+    /// let err = Message::new().push_status_fmt(format_args!("got {user_input}")).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidValue { key: "STATUS", rule: Rule::Newline }));
+    /// ```
+    pub fn push_status_fmt(&mut self, args: fmt::Arguments<'_>) -> Result<&mut Self, Error> {
+        self.check_new_key("STATUS")?;
+        let mut w = self.line_writer().map_err(|_| Error::MessageTooLong)?;
+        let written = w.write_str("STATUS=").and_then(|()| {
+            w.check_text = true;
+            w.write_fmt(args)
+        });
+        match (written, w.rule) {
+            (Ok(()), _) => {
+                self.len = w.len;
+                Ok(self)
+            }
+            (Err(_), Some(rule)) => Err(Error::InvalidValue { key: "STATUS", rule }),
+            (Err(_), None) => Err(Error::MessageTooLong),
+        }
+    }
+
+    /// The encoded datagram.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, State};
+    /// assert_eq!(Message::from_states(&[State::Watchdog])?.as_bytes(), b"WATCHDOG=1");
+    /// # Ok::<(), sd_notify_core::Error>(())
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    /// `true` when no assignment was pushed.
+    ///
+    /// ```
+    /// # use sd_notify_core::Message;
+    /// assert!(Message::default().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `true` when the message has an assignment with this key.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, State};
+    /// assert!(Message::from_states(&[State::Ready])?.contains_key("READY"));
+    /// # Ok::<(), sd_notify_core::Error>(())
+    /// ```
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.as_bytes()
+            .split(|&b| b == b'\n')
+            .any(|line| line.len() > key.len() && line.starts_with(key.as_bytes()) && line[key.len()] == b'=')
+    }
+
+    /// `true` when the message says `FDSTORE=1` or `MAINPIDFD=1`, the two that carry fds.
+    pub(crate) fn wants_fds(&self) -> bool {
+        self.contains_key("FDSTORE") || self.contains_key("MAINPIDFD")
+    }
+
+    /// Refuses a key that is already in the message.
+    fn check_new_key(&self, key: &str) -> Result<(), Error> {
+        if self.contains_key(key) {
+            return Err(Error::DuplicateKey { key: key.to_owned() });
+        }
+        Ok(())
+    }
+
+    /// A writer positioned for a new line: after the `\n` separator if there is a line already.
+    fn line_writer(&mut self) -> Result<Writer<'_>, fmt::Error> {
+        let mut w = Writer { len: self.len, buf: &mut self.buf, check_text: false, rule: None };
+        if w.len > 0 {
+            w.write_str("\n")?;
+        }
+        Ok(w)
+    }
+}
+
+impl Default for Message {
+    fn default() -> Self {
+        Message::new()
+    }
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Message").field(&String::from_utf8_lossy(self.as_bytes())).finish()
+    }
+}
+
+/// Appends to the inline buffer; fails (without writing past the end) when it is full, or,
+/// with `check_text`, at the first byte that free text may not contain (kept in `rule`).
+struct Writer<'a> {
+    buf: &'a mut [u8; MAX_MESSAGE_LEN],
+    len: usize,
+    check_text: bool,
+    rule: Option<Rule>,
+}
+
+impl fmt::Write for Writer<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.check_text {
+            if let Some(rule) = s.bytes().find_map(|b| check_text_byte(b).err()) {
+                self.rule = Some(rule);
+                return Err(fmt::Error);
+            }
+        }
+        let end = self.len + s.len();
+        if end > MAX_MESSAGE_LEN {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Makes arbitrary text safe for `STATUS=`: line breaks, other control characters and NUL
+/// become spaces, a backslash becomes `/`. Text that is already safe is borrowed unchanged.
+///
+/// Use it for text you do not control (error messages, user data) where "send something
+/// readable" beats "refuse"; [`State::Status`] itself refuses such text instead.
+///
+/// ```
+/// use sd_notify_core::sanitize_status;
+/// assert_eq!(sanitize_status("bad\nREADY=1"), "bad READY=1");
+/// assert_eq!(sanitize_status(r"C:\dir\"), "C:/dir/");
+/// ```
+pub fn sanitize_status(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || c == '\\';
+    if !text.contains(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| match c {
+                '\\' => '/',
+                c if c.is_control() => ' ',
+                c => c,
+            })
+            .collect(),
+    )
+}

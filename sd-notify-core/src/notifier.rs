@@ -1,0 +1,538 @@
+//! Sending: one socket per destination, kept for the life of the process.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::address::{NotifyAddress, VsockKind};
+use crate::error::{AddressError, Error};
+use crate::message::Message;
+use crate::state::{State, duration_usec};
+use crate::sys;
+
+/// How long a send may wait for room in the manager's queue before it fails with
+/// [`Error::Timeout`]: long enough for a busy PID 1 at boot, far below the default
+/// `TimeoutStartSec=` of 90 s. Change it with [`Notifier::set_timeout`].
+pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most file descriptors one message may carry (the kernel's `SCM_MAX_FD`).
+pub const MAX_FDS: usize = sys::MAX_FDS;
+
+/// Sends notifications to one address.
+///
+/// For `AF_UNIX` addresses (path and abstract) the notifier creates one close-on-exec
+/// datagram socket on first use, connects it, and keeps it: each later notification is one
+/// `send(2)` with `MSG_NOSIGNAL`, without heap allocation. If the manager re-creates its
+/// socket (the connection then fails with `ECONNREFUSED`/`ENOTCONN`), the notifier connects
+/// again once and resends. The socket has a send timeout (see [`DEFAULT_SEND_TIMEOUT`]), so a
+/// full queue never blocks the service without bound. `vsock` addresses connect per message,
+/// as the stream kinds require. A `Notifier` is `Send + Sync`: share it between threads.
+///
+/// Most programs use the process-wide notifier behind [`notify`] and friends; a `Notifier` of
+/// your own serves an explicit address (tests, a supervisor that relays for children) without
+/// touching the environment.
+///
+/// # Examples
+/// ```
+/// use sd_notify_core::{Notifier, Receiver, State};
+/// use std::time::Duration;
+///
+/// let receiver = Receiver::bind_unique_abstract()?;
+/// let notifier = Notifier::new(receiver.address().clone())?;
+/// notifier.notify(&[State::Ready, State::Status("up")])?;
+/// let n = receiver.recv_timeout(Duration::from_secs(5))?;
+/// assert_eq!(n.bytes(), b"READY=1\nSTATUS=up");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # References
+/// [`sd_notify(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
+#[derive(Debug)]
+pub struct Notifier {
+    address: NotifyAddress,
+    target: Target,
+    timeout_usec: AtomicU64,
+}
+
+#[derive(Debug)]
+enum Target {
+    Unix(UnixTarget),
+    Vsock { kind: VsockKind, cid: u32, port: u32 },
+}
+
+struct UnixTarget {
+    addr: sys::UnixAddr,
+    /// Created on first use, then never replaced, so a `BorrowedFd` from it stays valid.
+    socket: OnceLock<OwnedFd>,
+    /// Serialises creation only; the hot path never takes it.
+    create: Mutex<()>,
+    connected: AtomicBool,
+}
+
+impl std::fmt::Debug for UnixTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnixTarget").field("socket", &self.socket.get()).finish_non_exhaustive()
+    }
+}
+
+impl Notifier {
+    /// A notifier for `address`. No system call happens until the first send.
+    ///
+    /// # Errors
+    /// [`Error::Address`] when a path or name does not fit `sun_path` (only possible for
+    /// addresses not made by [`NotifyAddress::parse`]); [`Error::Unsupported`] where the
+    /// platform has no such socket family.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Notifier, NotifyAddress};
+    /// let notifier = Notifier::new(NotifyAddress::parse("@my-test-socket")?)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(address: NotifyAddress) -> Result<Self, Error> {
+        let unix = |is_abstract, name: &[u8]| -> Result<Target, Error> {
+            let addr = sys::UnixAddr::new(is_abstract, name).map_err(|e| match e.kind() {
+                io::ErrorKind::Unsupported => Error::Unsupported,
+                _ if name.contains(&0) => Error::Address(AddressError::Nul),
+                _ => Error::Address(AddressError::TooLong),
+            })?;
+            Ok(Target::Unix(UnixTarget {
+                addr,
+                socket: OnceLock::new(),
+                create: Mutex::new(()),
+                connected: AtomicBool::new(false),
+            }))
+        };
+        let target = match &address {
+            NotifyAddress::Path(p) => unix(false, std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))?,
+            NotifyAddress::Abstract(name) => unix(true, name)?,
+            &NotifyAddress::Vsock { kind, cid, port } => Target::Vsock { kind, cid, port },
+        };
+        Ok(Notifier { address, target, timeout_usec: AtomicU64::new(duration_usec(DEFAULT_SEND_TIMEOUT)) })
+    }
+
+    /// A notifier for `NOTIFY_SOCKET`; `Ok(None)` when it is unset (not supervised).
+    ///
+    /// # Errors
+    /// [`Error::Address`] for a set but invalid value.
+    ///
+    /// ```
+    /// # use sd_notify_core::Notifier;
+    /// if let Some(notifier) = Notifier::from_env()? {
+    ///     notifier.notify(&[sd_notify_core::State::Ready])?;
+    /// }
+    /// # Ok::<(), sd_notify_core::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Option<Self>, Error> {
+        NotifyAddress::from_env()?.map(Notifier::new).transpose()
+    }
+
+    /// The address this notifier sends to.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Notifier, NotifyAddress};
+    /// let n = Notifier::new(NotifyAddress::parse("/run/x")?)?;
+    /// assert_eq!(n.address().to_string(), "/run/x");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn address(&self) -> &NotifyAddress {
+        &self.address
+    }
+
+    /// How long a send may wait for room in the receiver's queue.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Notifier, NotifyAddress, DEFAULT_SEND_TIMEOUT};
+    /// let n = Notifier::new(NotifyAddress::parse("/run/x")?)?;
+    /// assert_eq!(n.timeout(), DEFAULT_SEND_TIMEOUT);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn timeout(&self) -> Duration {
+        Duration::from_micros(self.timeout_usec.load(Ordering::Relaxed))
+    }
+
+    /// Changes the send timeout (at least 1 µs); applies to sends that start afterwards.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the socket refuses the option.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Notifier, NotifyAddress};
+    /// # use std::time::Duration;
+    /// let n = Notifier::new(NotifyAddress::parse("/run/x")?)?;
+    /// n.set_timeout(Duration::from_millis(250))?;
+    /// assert_eq!(n.timeout(), Duration::from_millis(250));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_timeout(&self, timeout: Duration) -> Result<(), Error> {
+        let timeout = timeout.max(Duration::from_micros(1));
+        self.timeout_usec.store(duration_usec(timeout), Ordering::Relaxed);
+        if let Target::Unix(t) = &self.target {
+            if let Some(socket) = t.socket.get() {
+                sys::set_send_timeout(socket.as_fd(), timeout)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `states` in one datagram (`sd_notify`).
+    ///
+    /// # Errors
+    /// Validation errors as [`Message::push`] (nothing is sent); [`Error::Timeout`] when the
+    /// receiver's queue stayed full; [`Error::Io`] for the OS's refusal (`ECONNREFUSED` when
+    /// nobody listens, `ENOENT` when the socket file is gone, …).
+    ///
+    /// ```no_run
+    /// # use sd_notify_core::{Notifier, State};
+    /// # let notifier = Notifier::from_env()?.unwrap();
+    /// notifier.notify(&[State::Stopping, State::Status("shutting down")])?;
+    /// # Ok::<(), sd_notify_core::Error>(())
+    /// ```
+    pub fn notify(&self, states: &[State<'_>]) -> Result<(), Error> {
+        self.send(&Message::from_states(states)?)
+    }
+
+    /// Sends a prepared message: on the hot path, exactly one `send(2)`.
+    ///
+    /// # Errors
+    /// As [`Notifier::notify`]; [`Error::EmptyMessage`] for an empty message and
+    /// [`Error::FdMismatch`] for `FDSTORE=1`/`MAINPIDFD=1` without descriptors.
+    ///
+    /// ```no_run
+    /// # use sd_notify_core::{Message, Notifier, State};
+    /// # let notifier = Notifier::from_env()?.unwrap();
+    /// let ping = Message::from_states(&[State::Watchdog])?; // encode once, send often
+    /// notifier.send(&ping)?;
+    /// # Ok::<(), sd_notify_core::Error>(())
+    /// ```
+    pub fn send(&self, msg: &Message) -> Result<(), Error> {
+        self.send_checked(msg, &[], None)
+    }
+
+    /// Sends a message with file descriptors (`sd_pid_notify_with_fds`): `FDSTORE=1` (with
+    /// `FDNAME=`, `FDPOLL=0`) to store them in the manager, or `MAINPIDFD=1` with a pidfd.
+    ///
+    /// # Errors
+    /// [`Error::TooManyFds`] beyond [`MAX_FDS`]; [`Error::FdMismatch`] when descriptors come
+    /// without `FDSTORE=1`/`MAINPIDFD=1` or those come without descriptors; others as
+    /// [`Notifier::notify`]. [`Error::Unsupported`] for vsock addresses.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Notifier, Receiver, State};
+    /// # use std::{os::fd::AsFd, time::Duration};
+    /// # let receiver = Receiver::bind_unique_abstract()?;
+    /// # let notifier = Notifier::new(receiver.address().clone())?;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let msg = Message::from_states(&[State::FdStore, State::FdName("http")])?;
+    /// notifier.send_with_fds(&msg, &[listener.as_fd()])?;
+    /// assert_eq!(receiver.recv_timeout(Duration::from_secs(5))?.fds().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # References
+    /// [`sd_pid_notify_with_fds(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
+    pub fn send_with_fds(&self, msg: &Message, fds: &[BorrowedFd<'_>]) -> Result<(), Error> {
+        if fds.len() > MAX_FDS {
+            return Err(Error::TooManyFds { count: fds.len() });
+        }
+        if fds.is_empty() {
+            return Err(Error::FdMismatch);
+        }
+        self.send_checked(msg, fds, None)
+    }
+
+    /// Sends a message on behalf of another process (`sd_pid_notify`): the datagram claims
+    /// `pid` in its credentials (SCM_CREDENTIALS), so the manager attributes it to that
+    /// process. The kernel accepts another PID only from a privileged sender; on `EPERM` or
+    /// `ESRCH` the message is sent once more with our own credentials, as libsystemd does.
+    ///
+    /// # Errors
+    /// As [`Notifier::notify`]; [`Error::Unsupported`] for vsock addresses.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Notifier, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let receiver = Receiver::bind_unique_abstract()?;
+    /// # let notifier = Notifier::new(receiver.address().clone())?;
+    /// let me = std::process::id();
+    /// notifier.send_as(me, &Message::from_states(&[State::Ready])?)?;
+    /// assert_eq!(receiver.recv_timeout(Duration::from_secs(5))?.pid(), Some(me));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_as(&self, pid: u32, msg: &Message) -> Result<(), Error> {
+        self.send_checked(msg, &[], Some(sys::Credentials::for_pid(pid)))
+    }
+
+    /// Waits until the manager has processed every notification sent before
+    /// (`sd_notify_barrier`): sends `BARRIER=1` alone with the write end of a fresh pipe,
+    /// closes it, and waits for the manager to close its copy. Call it before exiting, since
+    /// the manager ignores messages from a process that no longer exists.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] when the manager did not answer within `timeout`; others as
+    /// [`Notifier::notify`].
+    ///
+    /// ```
+    /// # use sd_notify_core::{Notifier, Receiver};
+    /// # use std::time::Duration;
+    /// # let receiver = Receiver::bind_unique_abstract()?;
+    /// # let notifier = Notifier::new(receiver.address().clone())?;
+    /// let server = std::thread::spawn(move || {
+    ///     let barrier = receiver.recv_timeout(Duration::from_secs(5)).unwrap();
+    ///     assert!(barrier.is_barrier());
+    ///     // dropping it closes the passed fd: the barrier is answered
+    /// });
+    /// notifier.barrier(Duration::from_secs(5))?;
+    /// # server.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # References
+    /// [`sd_notify_barrier(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
+    pub fn barrier(&self, timeout: Duration) -> Result<(), Error> {
+        let (read, write) = sys::pipe()?;
+        self.send_raw(b"BARRIER=1", &[write.as_fd()], None)?;
+        drop(write);
+        let events = sys::poll(read.as_fd(), sys::POLLHUP, Some(timeout))?;
+        if events & sys::POLLHUP != 0 { Ok(()) } else { Err(Error::Timeout) }
+    }
+
+    fn send_checked(
+        &self,
+        msg: &Message,
+        fds: &[BorrowedFd<'_>],
+        creds: Option<sys::Credentials>,
+    ) -> Result<(), Error> {
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        if msg.wants_fds() == fds.is_empty() {
+            return Err(Error::FdMismatch);
+        }
+        self.send_raw(msg.as_bytes(), fds, creds)
+    }
+
+    fn send_raw(
+        &self,
+        bytes: &[u8],
+        fds: &[BorrowedFd<'_>],
+        creds: Option<sys::Credentials>,
+    ) -> Result<(), Error> {
+        match &self.target {
+            Target::Unix(t) => self.send_unix(t, bytes, fds, creds),
+            &Target::Vsock { kind, cid, port } => {
+                if !fds.is_empty() || creds.is_some() {
+                    return Err(Error::Unsupported);
+                }
+                self.send_vsock(kind, cid, port, bytes)
+            }
+        }
+    }
+
+    fn send_unix(
+        &self,
+        t: &UnixTarget,
+        bytes: &[u8],
+        fds: &[BorrowedFd<'_>],
+        creds: Option<sys::Credentials>,
+    ) -> Result<(), Error> {
+        let socket = self.unix_socket(t)?;
+        if !t.connected.load(Ordering::Acquire) {
+            sys::connect_unix(socket, &t.addr)?;
+            t.connected.store(true, Ordering::Release);
+        }
+        let attempt = |creds: Option<sys::Credentials>| {
+            if fds.is_empty() && creds.is_none() {
+                sys::send(socket, bytes)
+            } else {
+                sys::send_msg(socket, None, bytes, fds, creds)
+            }
+        };
+        let result = match attempt(creds) {
+            // The manager re-created its socket (or went away): connect afresh, once.
+            Err(e) if is_stale_connection(&e) => {
+                t.connected.store(false, Ordering::Release);
+                sys::connect_unix(socket, &t.addr)?;
+                t.connected.store(true, Ordering::Release);
+                attempt(creds)
+            }
+            other => other,
+        };
+        match result {
+            // As libsystemd: a PID we may not claim is sent again under our own.
+            Err(e) if creds.is_some() && matches!(e.raw_os_error(), Some(libc::EPERM | libc::ESRCH)) => {
+                Ok(attempt(None)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// The process's socket for this target, created (close-on-exec, send buffer raised,
+    /// send timeout set) on first use.
+    fn unix_socket<'a>(&self, t: &'a UnixTarget) -> Result<BorrowedFd<'a>, Error> {
+        if let Some(socket) = t.socket.get() {
+            return Ok(socket.as_fd());
+        }
+        let _creating = t.create.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if t.socket.get().is_none() {
+            let socket = sys::unix_dgram_socket()?;
+            sys::grow_send_buffer(socket.as_fd());
+            sys::set_send_timeout(socket.as_fd(), self.timeout())?;
+            // Cannot fail: we hold the creation lock and checked it is empty.
+            let _ = t.socket.set(socket);
+        }
+        t.socket.get().map(|s| s.as_fd()).ok_or(Error::Unsupported)
+    }
+
+    fn send_vsock(&self, kind: VsockKind, cid: u32, port: u32, bytes: &[u8]) -> Result<(), Error> {
+        let kinds: &[libc::c_int] = match kind {
+            VsockKind::Any => &[sys::VSOCK_DGRAM, sys::VSOCK_SEQPACKET, sys::VSOCK_STREAM],
+            VsockKind::Datagram => &[sys::VSOCK_DGRAM],
+            VsockKind::SeqPacket => &[sys::VSOCK_SEQPACKET],
+            VsockKind::Stream => &[sys::VSOCK_STREAM],
+        };
+        let mut last = io::Error::from_raw_os_error(libc::EAFNOSUPPORT);
+        for &sock_type in kinds {
+            match sys::vsock_connect(sock_type, cid, port, self.timeout()) {
+                Ok(socket) => {
+                    sys::send(socket.as_fd(), bytes)?;
+                    if sock_type != sys::VSOCK_DGRAM {
+                        sys::shutdown_write(socket.as_fd())?;
+                    }
+                    return Ok(());
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last.into())
+    }
+}
+
+/// Errors of a connected datagram socket whose peer is gone or was replaced.
+fn is_stale_connection(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::ENOTCONN | libc::ECONNRESET | libc::EDESTADDRREQ)
+    )
+}
+
+/// The process-wide notifier, from `NOTIFY_SOCKET` as it was at the first call.
+static DEFAULT: OnceLock<Result<Option<Notifier>, AddressError>> = OnceLock::new();
+
+/// The process-wide notifier behind [`notify`]: built from `NOTIFY_SOCKET` on the first call
+/// and kept, so later changes to the environment (including removing the variable so that
+/// children do not inherit it) do not affect it. `Ok(None)` when the variable was unset.
+///
+/// # Errors
+/// [`Error::Address`] when `NOTIFY_SOCKET` was set to an invalid value (every call).
+///
+/// ```
+/// let supervised = sd_notify_core::default_notifier()?.is_some();
+/// # Ok::<(), sd_notify_core::Error>(())
+/// ```
+pub fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
+    let slot = DEFAULT.get_or_init(|| {
+        Notifier::from_env().map_err(|e| match e {
+            Error::Address(a) => a,
+            // Only an unrepresentable address can fail here; report it as too long.
+            _ => AddressError::TooLong,
+        })
+    });
+    match slot {
+        Ok(n) => Ok(n.as_ref()),
+        Err(e) => Err(Error::Address(e.clone())),
+    }
+}
+
+/// Sends `states` in one datagram to the service manager (`sd_notify`). A successful no-op
+/// when `NOTIFY_SOCKET` is unset, so the same binary runs with and without systemd.
+///
+/// # Errors
+/// As [`Notifier::notify`], and [`default_notifier`]'s.
+///
+/// ```
+/// use sd_notify_core::{notify, State};
+/// notify(&[State::Ready, State::Status("accepting connections")])?;
+/// # Ok::<(), sd_notify_core::Error>(())
+/// ```
+///
+/// # References
+/// [`sd_notify(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
+pub fn notify(states: &[State<'_>]) -> Result<(), Error> {
+    match default_notifier()? {
+        Some(n) => n.notify(states),
+        None => Message::from_states(states).map(drop), // still validate: fail the same everywhere
+    }
+}
+
+/// Sends a prepared [`Message`] to the service manager; a no-op without `NOTIFY_SOCKET`.
+///
+/// # Errors
+/// As [`Notifier::send`].
+///
+/// ```
+/// use sd_notify_core::{send, Message, State};
+/// send(&Message::from_states(&[State::Watchdog])?)?;
+/// # Ok::<(), sd_notify_core::Error>(())
+/// ```
+pub fn send(msg: &Message) -> Result<(), Error> {
+    match default_notifier()? {
+        Some(n) => n.send(msg),
+        None => Ok(()),
+    }
+}
+
+/// Sends a message with file descriptors to the service manager (`sd_pid_notify_with_fds`
+/// for our own PID); a no-op without `NOTIFY_SOCKET`.
+///
+/// # Errors
+/// As [`Notifier::send_with_fds`].
+///
+/// ```no_run
+/// use sd_notify_core::{send_with_fds, Message, State};
+/// use std::os::fd::AsFd;
+/// let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
+/// send_with_fds(&Message::from_states(&[State::FdStore, State::FdName("http")])?, &[listener.as_fd()])?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn send_with_fds(msg: &Message, fds: &[BorrowedFd<'_>]) -> Result<(), Error> {
+    match default_notifier()? {
+        Some(n) => n.send_with_fds(msg, fds),
+        None => Ok(()),
+    }
+}
+
+/// Sends a message on behalf of `pid` (`sd_pid_notify`); a no-op without `NOTIFY_SOCKET`.
+///
+/// # Errors
+/// As [`Notifier::send_as`].
+///
+/// ```
+/// use sd_notify_core::{send_as, Message, State};
+/// send_as(std::process::id(), &Message::from_states(&[State::Ready])?)?;
+/// # Ok::<(), sd_notify_core::Error>(())
+/// ```
+pub fn send_as(pid: u32, msg: &Message) -> Result<(), Error> {
+    match default_notifier()? {
+        Some(n) => n.send_as(pid, msg),
+        None => Ok(()),
+    }
+}
+
+/// Waits until the manager has processed every earlier notification (`sd_notify_barrier`);
+/// a no-op without `NOTIFY_SOCKET`.
+///
+/// # Errors
+/// As [`Notifier::barrier`].
+///
+/// ```
+/// sd_notify_core::barrier(std::time::Duration::from_secs(5))?;
+/// # Ok::<(), sd_notify_core::Error>(())
+/// ```
+pub fn barrier(timeout: Duration) -> Result<(), Error> {
+    match default_notifier()? {
+        Some(n) => n.barrier(timeout),
+        None => Ok(()),
+    }
+}
