@@ -1,0 +1,1 @@
+//! Placeholder: `#[sd_service]` lands here.
