@@ -241,6 +241,8 @@ e2e_manager_start() {
     if [ "$want" != host ] && [ "$E2E_SYSTEMD_VERSION" != "$want" ]; then
         _e2e_start_failed "wanted systemd $want, the manager reports $E2E_SYSTEMD_VERSION_FULL"
     fi
+    out=$(_e2e_in_raw systemctl --version | awk 'NR == 1 { print $2 }')
+    [ "$out" = "$E2E_SYSTEMD_VERSION" ] || _e2e_start_failed "systemctl inside is version $out, manager $E2E_SYSTEMD_VERSION"
     out=$(e2e_systemctl log-level)
     [ "$out" = debug ] || _e2e_start_failed "manager log level is '$out', not debug"
     e2e_info "systemd $E2E_SYSTEMD_VERSION_FULL manager up in $(_e2e_elapsed "$t0")s (ns pid $E2E_NS_PID, cgroup ${E2E_CG2_MOUNT:-<private>}/$E2E_CG)"
@@ -281,7 +283,7 @@ _e2e_save_artifacts() {
 # from an EXIT trap at any point of e2e_manager_start.
 e2e_teardown() {
     [ -n "$E2E_TMP" ] || return 0
-    local deadline left
+    local deadline left=""
     _e2e_save_artifacts
     if [ -n "$E2E__CASE_PID" ]; then
         kill -TERM "$E2E__CASE_PID" 2>/dev/null
@@ -294,6 +296,18 @@ e2e_teardown() {
         E2E_LIFELINE_FD=""
     fi
     if [ -n "$E2E_CG" ]; then
+        # Closing the lifeline ends the namespace init, and with it (kernel)
+        # every process of the namespace. Give that a moment.
+        deadline=$(_e2e_deadline 3)
+        while :; do
+            left=$(_e2e_cg 'find "$CG" -name cgroup.procs -exec cat {} + 2>/dev/null' 2>/dev/null)
+            [ -z "$left" ] && break
+            _e2e_before "$deadline" || break
+            sleep 0.02
+        done
+    fi
+    if [ -n "$E2E_CG" ] && [ -n "$left" ]; then
+        e2e_log "namespace still running after the lifeline closed: killing cgroup $E2E_CG"
         # Kill everything in our cgroup (only our processes are there).
         if ! _e2e_cg '[ -e "$CG/cgroup.kill" ] && echo 1 >"$CG/cgroup.kill"' 2>/dev/null; then
             # Kernel without cgroup.kill (< 5.14): killing PID 1 of the
@@ -311,6 +325,8 @@ e2e_teardown() {
             _e2e_cg '[ -e "$CG/cgroup.kill" ] && echo 1 >"$CG/cgroup.kill"' 2>/dev/null
             sleep "$E2E_POLL_INTERVAL"
         done
+    fi
+    if [ -n "$E2E_CG" ]; then
         _e2e_cg 'find "$CG" -depth -type d -exec rmdir {} + 2>/dev/null; ! [ -d "$CG" ]' ||
             echo "e2e: WARNING: could not remove cgroup ${E2E_CG2_MOUNT:-<private>}/$E2E_CG" >&2
     fi
