@@ -47,10 +47,16 @@ E2E__CASE_PID=""
 e2e_log() { [ "$E2E_VERBOSE" = 1 ] && echo "  [e2e] $*" >&2; return 0; }
 e2e_info() { echo "  [e2e] $*" >&2; }
 e2e_die() { echo "e2e: ERROR: $*" >&2; exit 2; }
-_e2e_now() { echo "${EPOCHREALTIME/,/.}"; }
-_e2e_elapsed() { awk -v a="$1" -v b="$(_e2e_now)" 'BEGIN { printf "%.2f", b - a }'; }
-_e2e_before() { awk -v d="$1" -v n="$(_e2e_now)" 'BEGIN { exit !(n < d) }'; }
-_e2e_deadline() { awk -v t="$1" -v n="$(_e2e_now)" 'BEGIN { printf "%.6f", n + t }'; }
+# Time in integer microseconds, no forks on the polling paths.
+_e2e_now() { echo "${EPOCHREALTIME/[.,]/}"; }
+_e2e_deadline() { echo $(($(_e2e_now) + $(awk -v t="$1" 'BEGIN { printf "%d", t * 1000000 }'))); }
+_e2e_before() { (( ${EPOCHREALTIME/[.,]/} < $1 )); }
+_e2e_elapsed() { awk -v a="$1" -v b="$(_e2e_now)" 'BEGIN { printf "%.2f", (b - a) / 1e6 }'; }
+# Sleep without a child process: read with a timeout on a pipe nobody writes.
+_e2e_sleep() {
+    [ -n "${E2E__SLEEP_FD:-}" ] || exec {E2E__SLEEP_FD}<> <(:)
+    read -r -t "$1" -u "$E2E__SLEEP_FD" || true
+}
 
 # ---------------------------------------------------------------- checks
 
@@ -221,7 +227,7 @@ e2e_manager_start() {
         [ -n "$E2E_NS_PID" ] && break
         kill -0 "$E2E_STAGE_PID" 2>/dev/null || _e2e_start_failed "namespace setup exited"
         _e2e_before "$deadline" || _e2e_start_failed "no namespace init after 10 s"
-        sleep "$E2E_POLL_INTERVAL"
+        _e2e_sleep "$E2E_POLL_INTERVAL"
     done
 
     # Wait until the manager answers on its private bus socket.
@@ -232,7 +238,7 @@ e2e_manager_start() {
         state=$(_e2e_in_raw timeout 5 systemctl --user is-system-running 2>/dev/null)
         case $state in running | degraded) break ;; esac
         _e2e_before "$deadline" || _e2e_start_failed "manager not running after ${E2E_READY_TIMEOUT}s (state: '${state:-no answer}')"
-        sleep "$E2E_POLL_INTERVAL"
+        _e2e_sleep "$E2E_POLL_INTERVAL"
     done
     [ "$state" = degraded ] && e2e_info "warning: manager is degraded: $(e2e_systemctl --failed --plain --no-legend)"
 
@@ -303,7 +309,7 @@ e2e_teardown() {
             left=$(_e2e_cg 'find "$CG" -name cgroup.procs -exec cat {} + 2>/dev/null' 2>/dev/null)
             [ -z "$left" ] && break
             _e2e_before "$deadline" || break
-            sleep 0.02
+            _e2e_sleep 0.02
         done
     fi
     if [ -n "$E2E_CG" ] && [ -n "$left" ]; then
@@ -323,7 +329,7 @@ e2e_teardown() {
             [ -z "$left" ] && break
             _e2e_before "$deadline" || { echo "e2e: WARNING: processes left in cgroup $E2E_CG: $left" >&2; break; }
             _e2e_cg '[ -e "$CG/cgroup.kill" ] && echo 1 >"$CG/cgroup.kill"' 2>/dev/null
-            sleep "$E2E_POLL_INTERVAL"
+            _e2e_sleep "$E2E_POLL_INTERVAL"
         done
     fi
     if [ -n "$E2E_CG" ]; then
@@ -356,7 +362,11 @@ e2e_cleanup_stale() {
             rm -rf "$d" && echo "removed stale $d"
         else
             [ -e "$d/cgroup.kill" ] && echo 1 >"$d/cgroup.kill"
-            sleep 0.2
+            local deadline
+            deadline=$(_e2e_deadline 5)
+            while [ -n "$(find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null)" ] && _e2e_before "$deadline"; do
+                _e2e_sleep 0.05
+            done
             find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
             [ -d "$d" ] && echo "could not remove stale cgroup $d" || echo "removed stale cgroup $d"
         fi
@@ -499,7 +509,7 @@ e2e_wait_for_property() {
             [ "$cur" = "$want" ] && return 0
         fi
         _e2e_before "$deadline" || break
-        sleep "$E2E_POLL_INTERVAL"
+        _e2e_sleep "$E2E_POLL_INTERVAL"
     done
     echo "e2e: timeout (${timeout}s) waiting for $unit $prop=$want; last: '$cur'; $(e2e_show_line "$unit")" >&2
     return 1
@@ -526,7 +536,7 @@ e2e_wait_for_journal() {
     while :; do
         e2e_journal "$unit" | grep -q -E -- "$re" && return 0
         _e2e_before "$deadline" || break
-        sleep "$E2E_POLL_INTERVAL"
+        _e2e_sleep "$E2E_POLL_INTERVAL"
     done
     echo "e2e: timeout (${timeout}s) waiting for journal line /$re/ of $unit; last lines:" >&2
     e2e_journal "$unit" | tail -n 15 | sed 's/^/    /' >&2
@@ -590,35 +600,35 @@ E2E_FAILED_NAMES=()
 # e2e_run_case NAME: run case_NAME in a subshell under `set -eEuo pipefail`
 # with a $E2E_CASE_TIMEOUT watchdog; print PASS/FAIL/SKIP; clean up its units.
 e2e_run_case() {
-    local name=$1 t0 rc log spid label
+    local name=$1 t0 rc log label deadline
     label="systemd-$E2E_SYSTEMD_VERSION $name"
     t0=$(_e2e_now)
     log=$E2E_TMP/case-$name.log
     E2E__CASE_UNITS=$E2E_TMP/case-$name.units
     : >"$E2E__CASE_UNITS"
     E2E_CASE=$name
-    E2E_CASE_SINCE="@$(_e2e_now)"
+    E2E_CASE_SINCE="@${EPOCHREALTIME/,/.}"
     (
         # Only the main harness process holds the lifeline.
         [ -n "$E2E_LIFELINE_FD" ] && exec {E2E_LIFELINE_FD}>&-
         E2E_LIFELINE_FD=""
         set -eEuo pipefail
-        trap 'echo "e2e: command failed (status $?): ${BASH_COMMAND} [${BASH_SOURCE[0]##*/}:${LINENO}]" >&2' ERR
+        trap '_e2e_err_trap $?' ERR
         "case_$name"
     ) >"$log" 2>&1 &
     E2E__CASE_PID=$!
-    sleep "$E2E_CASE_TIMEOUT" {E2E_LIFELINE_FD}>&- &
-    spid=$!
-    wait -n "$E2E__CASE_PID" "$spid"
-    if kill -0 "$E2E__CASE_PID" 2>/dev/null; then
-        echo "e2e: case timed out after ${E2E_CASE_TIMEOUT}s" >>"$log"
-        kill -TERM "$E2E__CASE_PID" 2>/dev/null
-    else
-        kill "$spid" 2>/dev/null
-    fi
+    # Watchdog by polling (no helper process that could outlive us).
+    deadline=$(_e2e_deadline "$E2E_CASE_TIMEOUT")
+    while kill -0 "$E2E__CASE_PID" 2>/dev/null; do
+        if ! _e2e_before "$deadline"; then
+            echo "e2e: case timed out after ${E2E_CASE_TIMEOUT}s" >>"$log"
+            kill -TERM "$E2E__CASE_PID" 2>/dev/null
+            break
+        fi
+        _e2e_sleep 0.02
+    done
     wait "$E2E__CASE_PID"
     rc=$?
-    wait "$spid" 2>/dev/null
     E2E__CASE_PID=""
 
     if [ "$rc" = 0 ]; then
@@ -638,6 +648,15 @@ e2e_run_case() {
     _e2e_case_cleanup
     E2E_CASE="" E2E_CASE_SINCE="" E2E__CASE_UNITS=""
     return 0
+}
+
+# ERR trap of a case: where in the case file it failed (first frame outside
+# harness.sh), e.g. "e2e: failed at cases/foo.sh:12 (case_foo), status 1: cmd".
+_e2e_err_trap() {
+    local st=$1 i=1 n=${#BASH_SOURCE[@]}
+    while [ "$i" -lt "$n" ] && [ "${BASH_SOURCE[$i]}" = "${BASH_SOURCE[0]}" ]; do i=$((i + 1)); done
+    [ "$i" -lt "$n" ] || i=1
+    echo "e2e: failed at ${BASH_SOURCE[$i]#"$E2E_DIR"/}:${BASH_LINENO[$((i - 1))]} (${FUNCNAME[$i]}), status $st${BASH_COMMAND:+: $BASH_COMMAND}" >&2
 }
 
 _e2e_case_journal_tail() {

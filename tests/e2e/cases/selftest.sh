@@ -20,3 +20,59 @@ case_selftest_notify_ready() {
     e2e_assert_property selftest-notify.service Result success
     e2e_assert_journal selftest-notify.service 'Got notification message .*STOPPING=1'
 }
+
+case_selftest_systemd_notify() {
+    e2e_install_unit selftest-systemd-notify.service
+    e2e_start selftest-systemd-notify.service
+    e2e_assert_property selftest-systemd-notify.service ActiveState active
+    e2e_assert_property selftest-systemd-notify.service StatusText "ready via systemd-notify"
+    e2e_assert_journal selftest-systemd-notify.service 'Got notification message from PID [0-9]+ \(READY=1, STATUS=ready via systemd-notify\)'
+    e2e_stop selftest-systemd-notify.service
+    e2e_assert_property selftest-systemd-notify.service ActiveState inactive
+    e2e_assert_property selftest-systemd-notify.service Result success
+}
+
+case_selftest_start_failure() {
+    local rc=0
+    e2e_install_unit selftest-fail.service
+    e2e_start selftest-fail.service || rc=$?
+    [ "$rc" != 0 ] || e2e_fail "systemctl start of a service exiting 3 succeeded"
+    e2e_assert_property selftest-fail.service ActiveState failed
+    e2e_assert_property selftest-fail.service Result exit-code
+    e2e_assert_property selftest-fail.service ExecMainStatus 3
+    e2e_assert_journal selftest-fail.service 'Got notification message from PID [0-9]+ \(STATUS=about-to-fail\)'
+}
+
+case_selftest_restart_counter() {
+    e2e_install_unit selftest-restart.service
+    e2e_start_nb selftest-restart.service
+    # 3 starts allowed by the start limit; the 4th (counted: NRestarts=3) is
+    # refused, the unit ends failed with the last run's result (252 and 254).
+    e2e_wait_for_property selftest-restart.service ActiveState failed 20
+    e2e_assert_property selftest-restart.service NRestarts 3
+    e2e_assert_property selftest-restart.service Result exit-code
+    e2e_assert_property selftest-restart.service ExecMainStatus 1
+    e2e_assert_journal selftest-restart.service 'Start request repeated too quickly'
+    [ "$(e2e_journal_count selftest-restart.service 'Got notification message .*READY=1')" = 3 ] ||
+        e2e_fail "expected 3 READY=1 notifications, journal has $(e2e_journal_count selftest-restart.service 'Got notification message .*READY=1')"
+}
+
+case_selftest_notify_reload() {
+    e2e_require_systemd 253
+    local unit=selftest-reload.service n
+    e2e_install_unit $unit
+    e2e_start $unit
+    e2e_assert_property $unit ActiveState active
+    e2e_assert_property $unit StatusText ready
+    for n in 1 2; do
+        e2e_reload $unit 20 || e2e_fail "systemctl reload #$n failed or hung: $(e2e_show_line $unit)"
+        e2e_assert_property $unit ActiveState active
+        e2e_assert_property $unit SubState running
+        e2e_assert_property $unit StatusText "reloaded $n"
+    done
+    # RELOADING=1 and MONOTONIC_USEC= arrived together, in one datagram.
+    [ "$(e2e_journal_count $unit 'Got notification message from PID [0-9]+ \(RELOADING=1, MONOTONIC_USEC=[0-9]+\)')" = 2 ] ||
+        e2e_fail "expected 2 'RELOADING=1, MONOTONIC_USEC=' notifications"
+    e2e_stop $unit
+    e2e_assert_property $unit Result success
+}
