@@ -87,6 +87,11 @@ e2e_check_prereqs() {
 # only, see _e2e_cg).
 _e2e_find_cgroup2() {
     local m
+    case ${E2E_CGROUP2:-auto} in
+    auto) ;;
+    private) echo ""; return 0 ;;   # for testing the no-cgroup2 path
+    *) echo "$E2E_CGROUP2"; return 0 ;;
+    esac
     for m in /sys/fs/cgroup /sys/fs/cgroup/unified; do
         if [ "$(stat -f -c %T "$m" 2>/dev/null)" = cgroup2fs ]; then echo "$m"; return 0; fi
     done
@@ -668,14 +673,23 @@ _e2e_case_journal_tail() {
     done
 }
 
-# Stop, remove and forget every unit the case installed.
+# Stop, remove and forget every unit the case installed, and stop whatever
+# else it left running (transient units of systemd-run, ...): in this
+# manager every service, scope, socket, timer and path unit is a case's.
 _e2e_case_cleanup() {
-    local u any=0
+    local u any=0 left
     while read -r u; do
         [ -n "$u" ] || continue
         any=1
         e2e_remove_unit "$u"
     done < <(sort -u "$E2E__CASE_UNITS")
+    mapfile -t left < <(e2e_systemctl list-units --all --plain --no-legend \
+        --type=service,scope,socket,timer,path 2>/dev/null | awk '$1 != "init.scope" && $3 != "inactive" { print $1 }')
+    if [ ${#left[@]} -gt 0 ]; then
+        e2e_log "stopping units left by the case: ${left[*]}"
+        e2e_systemctl stop "${left[@]}" >/dev/null 2>&1
+    fi
+    e2e_systemctl reset-failed >/dev/null 2>&1
     if [ "$any" = 1 ]; then e2e_daemon_reload >/dev/null 2>&1; fi
     rm -f "$E2E__CASE_UNITS"
     # Scratch files are per case, too.

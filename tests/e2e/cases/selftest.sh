@@ -76,3 +76,13 @@ case_selftest_notify_reload() {
     e2e_stop $unit
     e2e_assert_property $unit Result success
 }
+
+case_selftest_systemd_run() {
+    local unit=selftest-run.service
+    e2e_systemd_run --unit=$unit -p Type=notify -p TimeoutStartSec=30 \
+        "$E2E_PYTHON" "$E2E_DIR/helpers/sdnotify-helper.py" send 'READY=1\nSTATUS=transient' serve
+    e2e_assert_property $unit ActiveState active
+    e2e_assert_property $unit StatusText transient
+    e2e_assert_journal $unit 'Got notification message from PID [0-9]+ \(READY=1, STATUS=transient\)'
+    # left running on purpose: the runner stops leftovers after each case
+}
