@@ -523,12 +523,22 @@ e2e_wait_for_property() {
 # e2e_journal UNIT [journalctl args...]: the journal lines about UNIT (the
 # manager's messages about it and the unit's own output), by default only
 # since the current case started (E2E_JOURNAL_ALL=1: all).
+#
+# Also matched: every PID the manager forked for UNIT ("UNIT: Forked X as N"
+# at debug level). journald attributes a process by the cgroup it reads for
+# the PID, cached for about a second; the forked child logs (at debug level)
+# before the manager has moved it into the unit's cgroup, so for its first
+# second its output is recorded with _SYSTEMD_UNIT=init.scope.
 e2e_journal() {
-    local unit=$1
+    local unit=$1 since=()
     shift
+    [ -n "${E2E_CASE_SINCE:-}" ] && [ "${E2E_JOURNAL_ALL:-0}" != 1 ] && since=(--since="$E2E_CASE_SINCE")
     e2e_in journalctl --sync >/dev/null 2>&1 || true
-    e2e_journalctl -o short-monotonic ${E2E_CASE_SINCE:+--since="$E2E_CASE_SINCE"} "$@" \
-        "USER_UNIT=$unit" + "_SYSTEMD_USER_UNIT=$unit" + "_SYSTEMD_UNIT=$unit" + "UNIT=$unit"
+    local -a pids=()
+    mapfile -t pids < <(e2e_journalctl -o cat "${since[@]}" "USER_UNIT=$unit" |
+        sed -n 's/^.*: Forked .* as \([0-9][0-9]*\)$/+\n_PID=\1/p')
+    e2e_journalctl -o short-monotonic "${since[@]}" "$@" \
+        "USER_UNIT=$unit" + "_SYSTEMD_USER_UNIT=$unit" + "_SYSTEMD_UNIT=$unit" + "UNIT=$unit" "${pids[@]}"
 }
 
 # e2e_journal_count UNIT REGEX: number of matching lines.

@@ -8,6 +8,8 @@ case_selftest_notify_ready() {
     e2e_wait_for_property selftest-notify.service ActiveState activating 10
     e2e_wait_for_property selftest-notify.service StatusText starting 10
     e2e_assert_property selftest-notify.service SubState start
+    # The service's own output is in its journal too (see e2e_journal).
+    e2e_assert_journal selftest-notify.service "sdnotify-helper\[[0-9]+\]: sent 'STATUS=starting'"
     touch "$E2E_SCRATCH/selftest-notify.go"
     e2e_wait_for_property selftest-notify.service ActiveState active 10
     e2e_assert_property selftest-notify.service SubState running

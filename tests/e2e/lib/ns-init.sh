@@ -21,6 +21,13 @@ die() { log "FATAL: $*"; echo "failed: $*" >"$STATUS"; exit 1; }
 
 [ "$$" = 1 ] || die "must run as PID 1 of a new PID namespace (pid=$$)"
 
+# Nothing of the harness's open files leaks into journald, the manager or
+# the services (fd 255: bash's own script fd).
+for fd in /proc/self/fd/*; do
+    fd=${fd##*/}
+    case $fd in 0 | 1 | 2 | 255) ;; *) eval "exec $fd>&-" 2>/dev/null ;; esac
+done
+
 # Private /run: the manager, journald and systemctl only ever see this one.
 mount -n -t tmpfs -o mode=0755,nosuid,nodev,size=256m e2e-run /run || die "mount tmpfs on /run"
 mkdir -p /run/systemd/system /run/user/0 /run/log/journal \
@@ -55,6 +62,11 @@ if [ -n "${E2E_SYSTEMD_ROOT:-}" ]; then
         break
     done
 fi
+
+# Nothing in here can write to the host's kernel log or console.
+for d in /dev/kmsg /dev/console; do
+    [ -e "$d" ] && { mount -n --bind /dev/null "$d" || die "mask $d"; }
+done
 
 # No generators: the unit set is exactly the harness's unit directory.
 for d in /usr/lib/systemd/user-generators /usr/lib/systemd/user-environment-generators \
