@@ -27,7 +27,10 @@ fn plain_states() -> Vec<(State<'static>, &'static str)> {
         (State::Errno(0), "ERRNO=0"),
         (State::Errno(2), "ERRNO=2"),
         (State::Errno(4095), "ERRNO=4095"),
-        (State::BusError("org.freedesktop.DBus.Error.TimedOut"), "BUSERROR=org.freedesktop.DBus.Error.TimedOut"),
+        (
+            State::BusError("org.freedesktop.DBus.Error.TimedOut"),
+            "BUSERROR=org.freedesktop.DBus.Error.TimedOut",
+        ),
         (State::VarlinkError("io.systemd.Example.Not-Found"), "VARLINKERROR=io.systemd.Example.Not-Found"),
         (State::ExitStatus(0), "EXIT_STATUS=0"),
         (State::ExitStatus(255), "EXIT_STATUS=255"),
@@ -89,7 +92,8 @@ fn fd_carrying_states_alone_and_with_their_companions() {
         assert_eq!(n.states(), [State::FdStore]);
         assert_eq!(n.fds().len(), 1);
 
-        let msg = Message::from_states(&[State::FdStore, State::FdName("pipe"), State::FdPollDisable]).unwrap();
+        let msg =
+            Message::from_states(&[State::FdStore, State::FdName("pipe"), State::FdPollDisable]).unwrap();
         notifier.send_with_fds(&msg, &[write.as_fd()]).unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), b"FDSTORE=1\nFDNAME=pipe\nFDPOLL=0");
@@ -148,7 +152,10 @@ fn combinations_travel_in_one_datagram_in_order() {
     let cases: Vec<(Vec<State<'static>>, &[u8])> = vec![
         (vec![State::Ready, State::Status("up")], b"READY=1\nSTATUS=up"),
         (vec![State::Status("up"), State::Ready], b"STATUS=up\nREADY=1"),
-        (vec![State::Stopping, State::Status("draining 3 connections")], b"STOPPING=1\nSTATUS=draining 3 connections"),
+        (
+            vec![State::Stopping, State::Status("draining 3 connections")],
+            b"STOPPING=1\nSTATUS=draining 3 connections",
+        ),
         (
             vec![State::Reloading, State::MonotonicUsec(77), State::Status("reloading")],
             b"RELOADING=1\nMONOTONIC_USEC=77\nSTATUS=reloading",
@@ -162,10 +169,7 @@ fn combinations_travel_in_one_datagram_in_order() {
             vec![State::Watchdog, State::WatchdogUsec(30_000_000), State::ExtendTimeoutUsec(5_000_000)],
             b"WATCHDOG=1\nWATCHDOG_USEC=30000000\nEXTEND_TIMEOUT_USEC=5000000",
         ),
-        (
-            vec![State::FdStoreRemove, State::FdName("old")],
-            b"FDSTOREREMOVE=1\nFDNAME=old",
-        ),
+        (vec![State::FdStoreRemove, State::FdName("old")], b"FDSTOREREMOVE=1\nFDNAME=old"),
         (
             vec![
                 State::Extension { key: "X_A", value: "1" },
@@ -311,10 +315,16 @@ fn push_status_fmt_checks_every_piece_and_leaves_the_message_unchanged_on_error(
     ] {
         let mut msg = Message::from_states(&[State::Ready]).unwrap();
         let err = msg.push_status_fmt(format_args!("{}", Pieces(bad))).unwrap_err();
-        assert!(matches!(err, Error::InvalidValue { key: "STATUS", rule: r } if r == rule), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, Error::InvalidValue { key: "STATUS", rule: r } if r == rule),
+            "{bad:?}: {err:?}"
+        );
         assert_eq!(msg.as_bytes(), b"READY=1", "failed push left the message unchanged");
         let err = Message::new().push_status_fmt(format_args!("user said: {bad}")).unwrap_err();
-        assert!(matches!(err, Error::InvalidValue { key: "STATUS", rule: r } if r == rule), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, Error::InvalidValue { key: "STATUS", rule: r } if r == rule),
+            "{bad:?}: {err:?}"
+        );
     }
     // Fine pieces go through.
     let mut msg = Message::new();

@@ -15,13 +15,16 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A path receiver and an abstract receiver, each with a notifier sending to it.
 pub fn both_kinds() -> Vec<(Receiver, Notifier)> {
-    [Receiver::bind_unique_path().expect("bind path receiver"), Receiver::bind_unique_abstract().expect("bind abstract receiver")]
-        .into_iter()
-        .map(|r| {
-            let n = Notifier::new(r.address().clone()).expect("notifier for receiver");
-            (r, n)
-        })
-        .collect()
+    [
+        Receiver::bind_unique_path().expect("bind path receiver"),
+        Receiver::bind_unique_abstract().expect("bind abstract receiver"),
+    ]
+    .into_iter()
+    .map(|r| {
+        let n = Notifier::new(r.address().clone()).expect("notifier for receiver");
+        (r, n)
+    })
+    .collect()
 }
 
 /// An abstract receiver and a notifier sending to it.
