@@ -64,6 +64,7 @@ mod message;
 mod notifier;
 #[cfg(target_os = "linux")]
 mod receiver;
+mod service;
 mod state;
 mod status;
 mod sys;
@@ -80,5 +81,19 @@ pub use notifier::{
 };
 #[cfg(target_os = "linux")]
 pub use receiver::{DropReason, Notification, Receiver, split_lines_as_252};
+pub use service::{EXIT_BARRIER_TIMEOUT, ReloadRequested, Service, Shutdown};
 pub use state::{MAX_FDNAME_LEN, NotifyAccess, State};
 pub use status::send_status_fmt;
+
+// The re-export of `#[sd_service]` (feature `macros`) is added once sd-notify-macros has it.
+
+/// What `#[sd_service]`'s generated code calls. Not a public API: it may change in any
+/// release; the attribute and this crate are released together (pinned with `=x.y.z`).
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::__sd_failure_of as failure_of;
+    pub use crate::service::{
+        Config, Failure, MainOutput, Supervise, Supervised, ViaDebug, ViaDynError, ViaDynErrorSendSync,
+        ViaError, Wrap, ready, run_async, run_sync, supervise,
+    };
+}

@@ -298,6 +298,18 @@ impl Notifier {
         if events & sys::POLLHUP != 0 { Ok(()) } else { Err(Error::Timeout) }
     }
 
+    /// The connected socket, created now, for the signal handlers of `#[sd_service]` to
+    /// send on. `None` for vsock addresses, which need a connection per message.
+    pub(crate) fn signal_socket(&'static self) -> Result<Option<BorrowedFd<'static>>, Error> {
+        let Target::Unix(t) = &self.target else { return Ok(None) };
+        let socket = self.unix_socket(t)?;
+        if !t.connected.load(Ordering::Acquire) {
+            sys::connect_unix(socket, &t.addr)?;
+            t.connected.store(true, Ordering::Release);
+        }
+        Ok(Some(socket))
+    }
+
     fn send_checked(
         &self,
         msg: &Message,

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::address::SUN_PATH_LEN;
 
 /// Turns a libc `-1` into the thread's `errno`.
-fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+pub(crate) fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
     if ret == -1 { Err(io::Error::last_os_error()) } else { Ok(ret) }
 }
 
@@ -320,6 +320,12 @@ pub(crate) fn poll(
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Reads what is there (after [`poll`] said so) into `buf`.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of its length for the duration of the call.
+    retry(|| cvt_size(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) }))
 }
 
 /// `POLLHUP`, re-exported for callers of [`poll`].

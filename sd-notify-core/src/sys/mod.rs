@@ -7,6 +7,8 @@
 mod linux;
 #[cfg(target_os = "linux")]
 pub(crate) use linux::*;
+#[cfg(target_os = "linux")]
+pub(crate) mod signal;
 
 #[cfg(not(target_os = "linux"))]
 mod other;

@@ -79,3 +79,24 @@ pub(crate) fn poll(_: BorrowedFd<'_>, _: i16, _: Option<Duration>) -> io::Result
 pub(crate) fn claim_listen_fds(_count: usize) -> io::Result<Vec<OwnedFd>> {
     unsupported()
 }
+pub(crate) const POLLIN: i16 = 0x1;
+pub(crate) fn read(_: BorrowedFd<'_>, _: &mut [u8]) -> io::Result<usize> {
+    unsupported()
+}
+
+/// No signal handling without the Linux implementation: the service runs without it.
+pub(crate) mod signal {
+    use std::io;
+    use std::os::fd::{BorrowedFd, OwnedFd};
+
+    pub(crate) fn install(_: Option<BorrowedFd<'static>>, _: &'static [u8], _: bool) -> io::Result<OwnedFd> {
+        super::unsupported()
+    }
+    pub(crate) fn counters() -> (u32, bool, u32, u32) {
+        (0, false, 0, 0)
+    }
+    pub(crate) fn mark_stopping_sent() -> bool {
+        false
+    }
+    pub(crate) fn wake() {}
+}
