@@ -193,6 +193,17 @@ e2e_manager_start() {
     E2E_SCRATCH=$E2E_TMP/scratch
     mkdir -p "$E2E_UNIT_DIR" "$E2E_SCRATCH" "$E2E_TMP/home" "$E2E_TMP/logs"
     cp "$E2E_DIR"/lib/base-units/* "$E2E_UNIT_DIR/"
+    # A D-Bus session bus, started by the manager at boot (the manager uses
+    # it only while dbus.socket and dbus.service run): systemd-run --wait/
+    # --pipe/--pty and busctl need it; systemctl uses the private socket.
+    E2E__BUS=0
+    if [ "${E2E_SESSION_BUS:-1}" = 1 ] && [ -x /usr/bin/dbus-daemon ]; then
+        E2E__BUS=1
+        cp "$E2E_DIR"/lib/dbus-units/* "$E2E_UNIT_DIR/"
+        mkdir -p "$E2E_UNIT_DIR/default.target.wants"
+        ln -s ../dbus.socket "$E2E_UNIT_DIR/default.target.wants/dbus.socket"
+        ln -s ../dbus.service "$E2E_UNIT_DIR/default.target.wants/dbus.service"
+    fi
 
     # Our own cgroup, child of the cgroup2 root.
     E2E_CG2_MOUNT=$(_e2e_find_cgroup2)
@@ -241,7 +252,15 @@ e2e_manager_start() {
         [ -e "$E2E_TMP/ns-init.status" ] && _e2e_start_failed "$(cat "$E2E_TMP/ns-init.status")"
         kill -0 "$E2E_NS_PID" 2>/dev/null || _e2e_start_failed "namespace init exited"
         state=$(_e2e_in_raw timeout 5 systemctl --user is-system-running 2>/dev/null)
-        case $state in running | degraded) break ;; esac
+        case $state in
+        running | degraded)
+            # ... and, with the session bus, is on it.
+            [ "$E2E__BUS" = 0 ] && break
+            _e2e_in_raw timeout 5 busctl --user call org.freedesktop.systemd1 /org/freedesktop/systemd1 \
+                org.freedesktop.DBus.Peer Ping >/dev/null 2>&1 && break
+            state="$state, not yet on the session bus"
+            ;;
+        esac
         _e2e_before "$deadline" || _e2e_start_failed "manager not running after ${E2E_READY_TIMEOUT}s (state: '${state:-no answer}')"
         _e2e_sleep "$E2E_POLL_INTERVAL"
     done
@@ -694,7 +713,8 @@ _e2e_case_cleanup() {
         e2e_remove_unit "$u"
     done < <(sort -u "$E2E__CASE_UNITS")
     mapfile -t left < <(e2e_systemctl list-units --all --plain --no-legend \
-        --type=service,scope,socket,timer,path 2>/dev/null | awk '$1 != "init.scope" && $3 != "inactive" { print $1 }')
+        --type=service,scope,socket,timer,path 2>/dev/null |
+        awk '$1 !~ /^(init\.scope|dbus\.service|dbus\.socket)$/ && $3 != "inactive" { print $1 }')
     if [ ${#left[@]} -gt 0 ]; then
         e2e_log "stopping units left by the case: ${left[*]}"
         e2e_systemctl stop "${left[@]}" >/dev/null 2>&1
