@@ -45,7 +45,7 @@ E2E__CASE_PID=""
 # ---------------------------------------------------------------- messages
 
 e2e_log() { [ "$E2E_VERBOSE" = 1 ] && echo "  [e2e] $*" >&2; return 0; }
-e2e_info() { echo "  [e2e] $*" >&2; }
+e2e_info() { echo "  [e2e] $*"; }
 e2e_die() { echo "e2e: ERROR: $*" >&2; exit 2; }
 # Time in integer microseconds, no forks on the polling paths.
 _e2e_now() { echo "${EPOCHREALTIME/[.,]/}"; }
@@ -417,6 +417,9 @@ e2e_systemctl() { e2e_in systemctl --user --no-pager "$@"; }
 e2e_systemd_run() { e2e_in systemd-run --user "$@"; }
 e2e_journalctl() { e2e_in journalctl --no-pager "$@"; }
 e2e_daemon_reload() { e2e_systemctl daemon-reload; }
+
+# True when the manager has a D-Bus session bus (see e2e_manager_start).
+e2e_have_session_bus() { [ "${E2E__BUS:-0}" = 1 ]; }
 
 # Manager major version (e.g. 254); e2e_systemd_at_least N → true/false.
 e2e_systemd_version() { echo "$E2E_SYSTEMD_VERSION"; }

@@ -88,3 +88,12 @@ case_selftest_systemd_run() {
     e2e_assert_journal $unit 'Got notification message from PID [0-9]+ \(READY=1, STATUS=transient\)'
     # left running on purpose: the runner stops leftovers after each case
 }
+
+case_selftest_systemd_run_wait() {
+    e2e_have_session_bus || e2e_skip "no D-Bus session bus (dbus-daemon missing or E2E_SESSION_BUS=0)"
+    local rc=0
+    # --wait needs the session bus; the exit status of the service comes back.
+    e2e_systemd_run --wait --pipe --quiet -p Type=notify \
+        "$E2E_PYTHON" "$E2E_DIR/helpers/sdnotify-helper.py" send READY=1 exit 4 || rc=$?
+    e2e_assert_eq 4 "$rc" "systemd-run --wait exit status"
+}
