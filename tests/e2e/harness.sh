@@ -38,6 +38,7 @@ E2E_SYSTEMD=""        # requested: "252", "254", ... or "host"
 E2E_SYSTEMD_ROOT=""   # unpacked package root, "" = the host's systemd
 E2E_SYSTEMD_VERSION="" # running manager's major version, e.g. 254
 E2E_SYSTEMD_VERSION_FULL=""
+# shellcheck disable=SC2034  # (read by cases)
 E2E_CASE=""           # name of the running case
 E2E_CASE_SINCE=""     # journal --since for the running case
 E2E__CASE_PID=""
@@ -129,7 +130,7 @@ _e2e_suite_for() {
 # /etc/apt or /var/lib/apt), unpacks with dpkg -x. Reused between runs.
 e2e_fetch_systemd() {
     local major=$1 dir suite
-    suite=$(_e2e_suite_for "$major") || e2e_die "don't know where to get systemd $major from (known: 254)"
+    suite=$(_e2e_suite_for "$major") || e2e_die "the host has systemd $(/usr/lib/systemd/systemd --version | awk 'NR == 1 { print $2 }'); do not know where to get systemd $major from (known: 254)"
     dir=$E2E_CACHE_DIR/systemd-$major
     if [ ! -f "$dir/.complete" ]; then
         mkdir -p "$E2E_CACHE_DIR" || e2e_die "cannot create cache dir $E2E_CACHE_DIR"
@@ -216,6 +217,7 @@ e2e_manager_start() {
     mkfifo "$fifo" || e2e_die "mkfifo $fifo"
     # Stage 1 (own private mount ns): move into our cgroup, then stage 2:
     # new cgroup + PID (+ mount) namespaces, ns-init.sh as PID 1.
+    # shellcheck disable=SC2097,SC2098  # (same values: exported for the child)
     E2E_TMP=$E2E_TMP E2E_UNIT_DIR=$E2E_UNIT_DIR E2E_HOME=$E2E_TMP/home \
         E2E_SYSTEMD_ROOT=$E2E_SYSTEMD_ROOT E2E_CGPATH="${E2E_CG2_MOUNT:-$E2E_TMP/cg2}/$E2E_CG" \
         E2E_CG2_PRIVATE=$([ -z "$E2E_CG2_MOUNT" ] && echo 1) \
@@ -683,6 +685,7 @@ e2e_run_case() {
         _e2e_case_journal_tail | sed 's/^/    j /'
     fi
     _e2e_case_cleanup
+    # shellcheck disable=SC2034
     E2E_CASE="" E2E_CASE_SINCE="" E2E__CASE_UNITS=""
     return 0
 }
