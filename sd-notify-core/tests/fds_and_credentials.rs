@@ -1,0 +1,207 @@
+//! Descriptor passing (SCM_RIGHTS) and credentials (SCM_CREDENTIALS) on real sockets; the
+//! notifier's own socket is close-on-exec.
+
+mod common;
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+
+use common::{assert_from_us, assert_nothing_queued, both_kinds, is_cloexec, pair, recv};
+use sd_notify_core::{MAX_FDS, Message, State};
+
+fn inode(fd: BorrowedFd<'_>) -> (u64, u64) {
+    // SAFETY: stat is plain old data; all-zero is valid.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is writable; `fd` is open for the call.
+    assert_eq!(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) }, 0);
+    (st.st_dev, st.st_ino)
+}
+
+/// Sends the write ends of `count` pipes with FDSTORE=1 + FDNAME=, checks that they arrive in
+/// order, refer to the same pipes, and are close-on-exec on the receiving side.
+fn pass_pipes(count: usize) {
+    common::raise_fd_limit();
+    for (receiver, notifier) in both_kinds() {
+        let pipes: Vec<(File, File)> = (0..count).map(|_| common::pipe()).collect();
+        let fds: Vec<BorrowedFd<'_>> = pipes.iter().map(|(_, w)| w.as_fd()).collect();
+        let msg = Message::from_states(&[State::FdStore, State::FdName("pipes")]).unwrap();
+        notifier.send_with_fds(&msg, &fds).unwrap();
+
+        let mut n = recv(&receiver);
+        assert_eq!(n.bytes(), b"FDSTORE=1\nFDNAME=pipes");
+        assert_eq!(n.states(), [State::FdStore, State::FdName("pipes")]);
+        assert_from_us(&n);
+        assert_eq!(n.fds().len(), count);
+        for (got, (_, ours)) in n.fds().iter().zip(&pipes) {
+            assert_ne!(got.as_raw_fd(), ours.as_raw_fd(), "a new descriptor in the receiver");
+            assert_eq!(inode(got.as_fd()), inode(ours.as_fd()), "same pipe");
+            assert!(is_cloexec(got.as_fd()), "received descriptors are close-on-exec");
+        }
+        let received = n.take_fds();
+        assert!(n.fds().is_empty());
+        // Close our write ends: the received copies keep the pipes open.
+        let (mut reads, writes): (Vec<File>, Vec<File>) = pipes.into_iter().unzip();
+        drop(writes);
+        for (i, fd) in received.into_iter().enumerate() {
+            let mut w = File::from(fd);
+            write!(w, "pipe {i}").unwrap();
+        }
+        for (i, r) in reads.iter_mut().enumerate() {
+            let mut got = String::new();
+            // All write ends are closed now, so this reads to EOF.
+            r.read_to_string(&mut got).unwrap();
+            assert_eq!(got, format!("pipe {i}"));
+        }
+        assert_nothing_queued(&receiver);
+    }
+}
+
+#[test]
+fn one_descriptor_arrives_and_is_the_same_pipe() {
+    pass_pipes(1);
+}
+
+#[test]
+fn two_descriptors_arrive_in_order() {
+    pass_pipes(2);
+}
+
+#[test]
+fn the_maximum_of_253_descriptors_arrive_in_order() {
+    assert_eq!(MAX_FDS, 253);
+    pass_pipes(MAX_FDS);
+}
+
+#[test]
+fn a_pidfd_travels_with_mainpidfd() {
+    let (receiver, notifier) = pair();
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, std::process::id() as libc::pid_t, 0) };
+    assert!(raw >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
+    // SAFETY: pidfd_open just returned this descriptor; nobody else owns it.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
+    notifier.send_with_fds(&Message::from_states(&[State::MainPidFd]).unwrap(), &[pidfd.as_fd()]).unwrap();
+    let n = recv(&receiver);
+    assert_eq!(n.bytes(), b"MAINPIDFD=1");
+    let [got] = n.fds() else { panic!("one fd expected: {n:?}") };
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", got.as_raw_fd())).unwrap();
+    assert!(
+        info.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["Pid:", &std::process::id().to_string()]),
+        "received descriptor is a pidfd of ours: {info}"
+    );
+    assert!(is_cloexec(got.as_fd()));
+}
+
+#[test]
+fn the_notifier_keeps_one_close_on_exec_socket() {
+    for (receiver, notifier) in both_kinds() {
+        // No system call before the first send.
+        assert_eq!(common::fds_connected_to(receiver.address()), [], "socket before the first send");
+        for _ in 0..20 {
+            notifier.notify(&[State::Watchdog]).unwrap();
+            assert_eq!(recv(&receiver).bytes(), b"WATCHDOG=1");
+        }
+        let sockets = common::fds_connected_to(receiver.address());
+        assert_eq!(sockets.len(), 1, "one socket for all sends: {sockets:?}");
+        // SAFETY: the descriptor belongs to `notifier`, alive for the whole borrow.
+        let socket = unsafe { BorrowedFd::borrow_raw(sockets[0]) };
+        assert!(is_cloexec(socket), "the notifier's socket must be close-on-exec");
+
+        // A child does not inherit it: its descriptor table has no such socket.
+        let (_, ino) = inode(socket);
+        let out = Command::new("sh")
+            .args(["-c", "ls -l /proc/$$/fd"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sh");
+        assert!(out.status.success());
+        let listing = String::from_utf8_lossy(&out.stdout);
+        assert!(listing.contains("/proc/") || listing.contains("->"), "unexpected listing: {listing}");
+        assert!(
+            !listing.contains(&format!("socket:[{ino}]")),
+            "the child inherited the notifier socket:\n{listing}"
+        );
+
+        drop(notifier);
+        assert_eq!(
+            common::fds_connected_to(receiver.address()),
+            [],
+            "the socket is closed with the notifier"
+        );
+    }
+}
+
+/// A PID that no process has: counted down from pid_max, checked with kill(pid, 0).
+fn unused_pid() -> u32 {
+    let max: u32 = std::fs::read_to_string("/proc/sys/kernel/pid_max").unwrap().trim().parse().unwrap();
+    (300..max)
+        .rev()
+        .find(|&pid| {
+            // SAFETY: kill with signal 0 only checks for existence.
+            let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+            rc == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+        })
+        .expect("a free pid")
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn send_as_another_pid_claims_that_pid_when_privileged() {
+    let mut child = Command::new("sleep").arg("5").stdin(Stdio::null()).spawn().expect("spawn sleep");
+    let child_pid = child.id();
+    let (our_pid, uid, gid) = common::our_creds();
+    for (receiver, notifier) in both_kinds() {
+        notifier
+            .send_as(child_pid, &Message::from_states(&[State::Ready, State::MainPid(child_pid)]).unwrap())
+            .unwrap();
+        let n = recv(&receiver);
+        assert_eq!(n.bytes(), format!("READY=1\nMAINPID={child_pid}").as_bytes());
+        if is_root() {
+            assert_eq!(n.pid(), Some(child_pid), "root may claim the child's pid");
+        } else {
+            eprintln!("not root: checking the EPERM fallback to our own pid instead");
+            assert_eq!(n.pid(), Some(our_pid), "EPERM: sent again under our own pid");
+        }
+        assert_eq!((n.uid(), n.gid()), (Some(uid), Some(gid)));
+        assert_nothing_queued(&receiver);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn send_as_a_pid_that_does_not_exist_falls_back_to_ours() {
+    let ghost = unused_pid();
+    for (receiver, notifier) in both_kinds() {
+        notifier.send_as(ghost, &Message::from_states(&[State::Stopping]).unwrap()).unwrap();
+        let n = recv(&receiver);
+        assert_eq!(n.bytes(), b"STOPPING=1");
+        assert_from_us(&n);
+        // Exactly one datagram: the failed attempt sent nothing.
+        assert_nothing_queued(&receiver);
+    }
+}
+
+#[test]
+fn send_as_an_exited_and_reaped_child_falls_back_to_ours() {
+    let mut child = Command::new("true").spawn().expect("spawn true");
+    let pid = child.id();
+    child.wait().unwrap();
+    // SAFETY: kill with signal 0 only checks for existence.
+    if unsafe { libc::kill(pid as libc::pid_t, 0) } == 0 {
+        eprintln!("pid {pid} was reused at once; nothing to check");
+        return;
+    }
+    let (receiver, notifier) = pair();
+    notifier.send_as(pid, &Message::from_states(&[State::Status("bye")]).unwrap()).unwrap();
+    let n = recv(&receiver);
+    assert_eq!(n.bytes(), b"STATUS=bye");
+    assert_from_us(&n);
+}
