@@ -1,1 +1,224 @@
-//! Placeholder: `#[sd_service]` lands here.
+//! The `#[sd_service]` attribute. Use it through `sd-notify-core`, which re-exports it (its
+//! default `macros` feature) and provides the run time the generated code calls:
+//! `use sd_notify_core::sd_service;`.
+//!
+//! The work is split by phase: `args` parses the options, `ready` finds and strips the
+//! `#[ready]` marker, `valid` checks the fn, `expand` writes the code (or, on error, the fn
+//! as written plus the errors).
+
+#![deny(missing_docs)]
+
+mod args;
+mod expand;
+mod ready;
+mod valid;
+
+use proc_macro::TokenStream;
+
+/// Makes a daemon's `main` a correct systemd `Type=notify` service.
+///
+/// The attribute goes on the fn that runs the service (usually `main`). The generated
+/// `main` tells the service manager where the service stands:
+///
+/// - `READY=1` when start-up is done: after the statement marked `#[ready]`, or, with no
+///   marker, as soon as `main` starts;
+/// - `STOPPING=1` at once when SIGTERM or SIGINT arrives, and again (or instead) when `main`
+///   returns;
+/// - with `reload`, `RELOADING=1` with its `MONOTONIC_USEC=` when SIGHUP arrives, and
+///   `READY=1` when the fn reports the reload done;
+/// - watchdog pings, when the unit has `WatchdogSec=`;
+/// - how it ended: an `Err` or a panic becomes `STATUS=` (its first line) and `ERRNO=` (for
+///   an `io::Error`), and the process exits with the code `main` would have given;
+/// - before exiting, it waits (bounded) until the manager has read all of this.
+///
+/// Without `NOTIFY_SOCKET` (not started by systemd) nothing is sent and the fn runs as a
+/// plain `main` would.
+///
+/// ```ignore
+/// use sd_notify_core::{sd_service, Service};
+///
+/// #[sd_service(starting = "loading config", running = "serving", stopping = "draining", reload)]
+/// #[tokio::main]
+/// async fn main(service: Service) -> Result<(), std::io::Error> {
+///     let mut config = Config::load().await?;
+///     #[ready]
+///     let listener = tokio::net::TcpListener::bind(&config.address).await?;
+///     loop {
+///         tokio::select! {
+///             () = service.shutdown() => break,
+///             () = service.reload_requested() => {
+///                 config = Config::load().await?;
+///                 service.reload_done(Ok(())).ok(); // READY=1
+///             }
+///             accepted = listener.accept() => spawn_connection(accepted?, &config),
+///         }
+///     }
+///     Ok(())
+/// }
+/// ```
+///
+/// # The fn
+/// - **Sync or async.** An `async fn` needs its runtime's attribute *below* `#[sd_service]`
+///   (any attribute whose path ends in `main`: `#[tokio::main]`, `#[pollster::main]`, …).
+///   The order matters: `#[sd_service]` must see the async fn and leave the runtime
+///   attribute on it, so that the signal handlers are installed before the runtime starts
+///   its threads.
+///
+///   ```ignore
+///   #[sd_service]      // first
+///   #[tokio::main]     // then the runtime
+///   async fn main() { /* … */ }
+///   ```
+/// - **No parameter, or one: the handle**, `service: Service` (the type must be written
+///   `Service` or `path::to::Service`). A fn that takes the handle is in charge of its own
+///   shutdown: it waits for `service.shutdown()` (async) or checks
+///   `service.is_stopping()` (sync), then returns. A fn without it is stopped for it: on
+///   SIGTERM an async body is dropped at its next `.await` and the fn returns normally; for
+///   a sync body the process exits with status 0 once `STOPPING=1` has been sent and read.
+/// - **The return type** is anything `main` may return: `()`, `Result<(), E>`,
+///   `std::process::ExitCode`, any `Termination` type, but not `impl Trait` or `!`.
+/// - **Not** `const`, `unsafe`, `extern`, generic, variadic, or a method.
+/// - The fn may have any name and visibility: the generated fn keeps both and returns
+///   `std::process::ExitCode`, so a service fn can also be called from a `main` or a test.
+/// - Attributes below `#[sd_service]`: `#[cfg]` applies to everything generated, doc
+///   comments stay on the fn with the user's name, lint levels (`#[allow]`, `#[expect]`, …)
+///   go on the fn holding the user's code, and the others (the runtime's among them) on the
+///   fn that the runtime runs.
+///
+/// # `#[ready]`: where start-up ends
+/// Mark the statement after which the service can do its job (typically the `let` that binds
+/// the listener) with `#[ready]`. `READY=1` (with the `running` status) is sent right after
+/// that statement completes; if the statement returns early (`?`) or panics, it is never
+/// sent, and systemd sees the start fail.
+///
+/// ```ignore
+/// #[sd_service]
+/// fn main() -> std::io::Result<()> {
+///     let config = load_config()?;
+///     #[ready]
+///     let listener = std::net::TcpListener::bind(&config.address)?;
+///     serve(listener)
+/// }
+/// // is, for the body:
+/// fn main() -> std::io::Result<()> {
+///     let config = load_config()?;
+///     let listener = std::net::TcpListener::bind(&config.address)?;
+///     sd_notify_core::__private::ready(); // READY=1 + STATUS=<running>
+///     serve(listener)
+/// }
+/// ```
+///
+/// The marker goes on one `let` or expression statement directly in the fn's body. It is an
+/// error to put it on the final expression (nothing would run after it: end it with `;`),
+/// inside a block, closure, async block, loop, `if`/`match` arm, macro call or nested item,
+/// to use it twice, or to give it arguments.
+///
+/// **Without a marker, `READY=1` is sent as soon as the fn starts**: a service that declares
+/// no initialisation is ready when it runs. Never sending it would be worse: a
+/// `Type=notify` unit would hang in "activating" until `TimeoutStartSec=` and then fail.
+///
+/// # Options
+/// Each option may be given once; the generated fn carries them in a `static` the run time
+/// reads.
+///
+/// ## `starting = "…"`
+/// `STATUS=` shown while starting, sent when the fn starts.
+///
+/// ```ignore
+/// #[sd_service(starting = "loading config")]
+/// fn main() { /* … */ }
+/// // sends, when main starts:
+/// sd_notify_core::notify(&[State::Status("loading config")])?;
+/// ```
+///
+/// ## `running = "…"`
+/// `STATUS=` sent together with `READY=1`, in one datagram. Without it, `READY=1` clears
+/// the `starting` text, if there was one.
+///
+/// ```ignore
+/// #[sd_service(running = "serving")]
+/// fn main() { /* … */ }
+/// // sends, after the #[ready] statement:
+/// sd_notify_core::notify(&[State::Ready, State::Status("serving")])?;
+/// ```
+///
+/// ## `stopping = "…"`
+/// `STATUS=` sent together with `STOPPING=1`, when SIGTERM/SIGINT arrives or the fn
+/// returns successfully (a failure puts its own message in `STATUS=` instead). Without it
+/// the text is `Stopping`.
+///
+/// ```ignore
+/// #[sd_service(stopping = "draining")]
+/// fn main() { /* … */ }
+/// // sends, on SIGTERM or at the end:
+/// sd_notify_core::notify(&[State::Stopping, State::Status("draining")])?;
+/// ```
+///
+/// The three texts are checked at compile time: `STATUS=` is one line, so a line break
+/// (which would let the text inject another assignment, like `READY=1`), a NUL character or
+/// a backslash (an escape character for systemd) is a compile error.
+///
+/// ## `reload`
+/// Also `reload = true` / `reload = false`. SIGHUP becomes a reload request (for
+/// `Type=notify-reload` units, or `ExecReload=kill -HUP $MAINPID`): the run time sends
+/// `RELOADING=1` with `MONOTONIC_USEC=` at once, wakes `service.reload_requested()`, and
+/// sends `READY=1` when the fn calls `service.reload_done(result)`. The fn must therefore
+/// take the handle; `reload` without it is a compile error.
+///
+/// ```ignore
+/// #[sd_service(reload)]
+/// fn main(service: Service) { /* … */ }
+/// // is, on SIGHUP (in the signal handler, then in the fn):
+/// sd_notify_core::notify(&State::reloading_now())?; // RELOADING=1 + MONOTONIC_USEC=, one datagram
+/// service.reload_requested().await;               // the fn reloads, then:
+/// service.reload_done(Ok(()))?;                   // READY=1
+/// ```
+///
+/// Without `reload`, SIGHUP keeps its default action.
+///
+/// ## `crate = "…"`
+/// The path to `sd-notify-core`, for a crate that renamed the dependency
+/// (`sd = { package = "sd-notify-core", … }` in `Cargo.toml`): `crate = "sd"`. The default
+/// is `::sd_notify_core`.
+///
+/// # What it generates
+/// For the example at the top (the names are private; shown to be read, not called):
+///
+/// ```ignore
+/// fn main() -> ::std::process::ExitCode {
+///     static CONFIG: sd_notify_core::__private::Config = sd_notify_core::__private::Config {
+///         starting: Some("loading config"),
+///         running: Some("serving"),
+///         stopping: Some("draining"),
+///         reload: true,
+///         takes_handle: true,
+///         ready_marker: true,
+///     };
+///     // signal handlers and the notification thread are set up before the runtime starts
+///     sd_notify_core::__private::run_async(&CONFIG, __sd_service_main, |result: &Result<(), std::io::Error>| {
+///         sd_notify_core::__private::failure_of!(result) // Err -> STATUS= and ERRNO=
+///     })
+/// }
+///
+/// #[tokio::main]
+/// async fn __sd_service_main(service: Service) -> sd_notify_core::__private::Supervised<Result<(), std::io::Error>> {
+///     sd_notify_core::__private::supervise(__sd_service_main_body(service)).await
+/// }
+///
+/// async fn __sd_service_main_body(service: Service) -> Result<(), std::io::Error> {
+///     // the fn's body as written, with `sd_notify_core::__private::ready();` after the
+///     // #[ready] statement
+/// }
+/// ```
+///
+/// A sync fn has no middle fn: `run_sync(&CONFIG, __sd_service_main_body, …)`.
+///
+/// # Errors
+/// Every misuse is a compile error on the token at fault: an unknown or repeated option, a
+/// `STATUS=` text systemd would misread, a misplaced `#[ready]`, a signature the run time
+/// cannot call, an `async fn` without a runtime attribute below. The fn is still emitted
+/// as written, so no "`main` function not found" follows and the IDE keeps working in it.
+#[proc_macro_attribute]
+pub fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::sd_service(args.into(), item.into()).into()
+}
