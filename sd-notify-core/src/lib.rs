@@ -85,7 +85,8 @@ pub use service::{EXIT_BARRIER_TIMEOUT, ReloadRequested, Service, Shutdown};
 pub use state::{MAX_FDNAME_LEN, NotifyAccess, State};
 pub use status::send_status_fmt;
 
-// The re-export of `#[sd_service]` (feature `macros`) is added once sd-notify-macros has it.
+#[cfg(feature = "macros")]
+pub use sd_notify_macros::sd_service;
 
 /// What `#[sd_service]`'s generated code calls. Not a public API: it may change in any
 /// release; the attribute and this crate are released together (pinned with `=x.y.z`).
