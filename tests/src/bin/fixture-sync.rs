@@ -1,5 +1,7 @@
 //! Test fixture: a sync `#[sd_service]` worker loop with a handle. Knobs as in
-//! fixture-async: `INIT_MS`, `FAIL_INIT`, `BLOCK_MS`, `SHUTDOWN_MS`, `PANIC`.
+//! fixture-async: `INIT_MS`, `FAIL_INIT`, `BLOCK_MS`, `SHUTDOWN_MS`, `PANIC`; and
+//! `CHILD_SIGNALS`: after READY, spawn a process and report its blocked, ignored and caught
+//! signal masks (from its /proc status) as `X_SIGBLK=`, `X_SIGIGN=`, `X_SIGCGT=`.
 
 use std::io;
 use std::time::Duration;
@@ -13,6 +15,9 @@ fn main(service: Service) -> Result<(), io::Error> {
     init()?;
     if knob("PANIC").is_some() {
         panic!("fixture panicked on purpose");
+    }
+    if knob("CHILD_SIGNALS").is_some() {
+        report_child_signal_masks()?;
     }
     if let Some(ms) = knob("BLOCK_MS") {
         // The loop is stuck: it does not call is_stopping(), so no watchdog ping goes out.
@@ -31,4 +36,20 @@ fn init() -> Result<(), io::Error> {
         return Err(io::Error::from_raw_os_error(13));
     }
     Ok(())
+}
+
+/// What a process we spawn inherits: its signal masks, read by itself from /proc.
+fn report_child_signal_masks() -> Result<(), io::Error> {
+    let out = std::process::Command::new("cat").arg("/proc/self/status").output()?;
+    let status = String::from_utf8_lossy(&out.stdout);
+    let mask = |name: &str| {
+        status.lines().find_map(|l| l.strip_prefix(name)).map(str::trim).unwrap_or("missing").to_owned()
+    };
+    let (blocked, ignored, caught) = (mask("SigBlk:"), mask("SigIgn:"), mask("SigCgt:"));
+    sd_notify_core::notify(&[
+        sd_notify_core::State::Extension { key: "X_SIGBLK", value: &blocked },
+        sd_notify_core::State::Extension { key: "X_SIGIGN", value: &ignored },
+        sd_notify_core::State::Extension { key: "X_SIGCGT", value: &caught },
+    ])
+    .map_err(io::Error::from)
 }
