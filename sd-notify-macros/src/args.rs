@@ -96,13 +96,22 @@ fn once<T>(slot: &Option<T>, path: &Path) -> syn::Result<()> {
 /// The value after `key =`, which must be a string literal.
 fn string(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<LitStr> {
     let usage = format!("`{key}` takes a string literal: `{key} = \"{example}\"`");
-    if !meta.input.peek(Token![=]) {
+    let Some(eq) = equals(meta)? else {
         return Err(Error::new_spanned(&meta.path, usage));
+    };
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        let path = &meta.path;
+        return Err(Error::new_spanned(quote!(#path #eq), usage));
     }
-    match meta.value()?.parse::<Expr>()? {
+    match meta.input.parse::<Expr>()? {
         Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if lit.suffix().is_empty() => Ok(lit),
         other => Err(Error::new_spanned(other, usage)),
     }
+}
+
+/// The `=` after a key, if there is one.
+fn equals(meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Token![=]>> {
+    if meta.input.peek(Token![=]) { meta.input.parse().map(Some) } else { Ok(None) }
 }
 
 /// A `STATUS=` text: checked here because systemd would misread these characters.
@@ -127,10 +136,14 @@ fn flag(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<bool> {
     if meta.input.is_empty() || meta.input.peek(Token![,]) {
         return Ok(true);
     }
-    if !meta.input.peek(Token![=]) {
+    let Some(eq) = equals(meta)? else {
         return Err(Error::new_spanned(&meta.path, usage));
+    };
+    if meta.input.is_empty() || meta.input.peek(Token![,]) {
+        let path = &meta.path;
+        return Err(Error::new_spanned(quote!(#path #eq), usage));
     }
-    match meta.value()?.parse::<Expr>()? {
+    match meta.input.parse::<Expr>()? {
         Expr::Lit(ExprLit { lit: Lit::Bool(lit), .. }) => Ok(lit.value),
         other => Err(Error::new_spanned(other, usage)),
     }

@@ -22,24 +22,45 @@ pub(crate) fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
     valid::check(&item, args.as_ref(), &mut errors);
     match args {
         Some(args) if errors.is_empty() => generate(&args, item, body),
-        _ => with_errors(original(item, body), errors),
+        _ => with_errors(fallback(item, body), errors),
     }
 }
 
-/// tokio's way: the item is kept, so there is no "`main` function not found" on top of the
-/// real error and IDEs keep working inside the body.
+/// Never only the errors: the item stays, so there is no "`main` function not found" on top
+/// of the real error.
 fn with_errors(item: TokenStream, errors: Vec<Error>) -> TokenStream {
     let errors = errors.into_iter().map(|e| e.to_compile_error());
     quote!(#item #(#errors)*)
 }
 
-/// The user's fn as written, without its markers.
-fn original(item: ItemFn, body: Body) -> TokenStream {
+/// What stands in for the expansion when there are errors: a fn with the user's name and
+/// visibility that a `main` or a caller can still use, and the user's fn as written (less
+/// its markers) under the body fn's name, where it is type-checked and the IDE keeps
+/// working. Renamed, it draws no "`main` function has wrong type" or "`main` cannot be
+/// `async`" on top of the real error.
+fn fallback(item: ItemFn, body: Body) -> TokenStream {
     let (outer, inner) = split_inner(item.attrs);
-    let ItemFn { vis, sig, block, .. } = item;
+    let Placed { cfg, doc, lint, rest } = place(outer);
+    let ItemFn { vis, mut sig, block, .. } = item;
+    let name = sig.ident.clone();
+    sig.ident = format_ident!("__sd_service_{}_body", name, span = Span::mixed_site());
+    // Only an `extern "C"` fn may be variadic: kept, it would bring its own errors.
+    sig.variadic = None;
     let stmts = body.stmts;
     let block = brace(block.brace_token.span.join(), quote!(#(#inner)* #(#stmts)*));
-    quote!(#(#outer)* #vis #sig #block)
+    quote! {
+        #(#cfg)*
+        #(#doc)*
+        #vis fn #name() -> ::std::process::ExitCode {
+            ::core::unreachable!()
+        }
+
+        #(#cfg)*
+        #[allow(dead_code)]
+        #(#lint)*
+        #(#rest)*
+        #sig #block
+    }
 }
 
 fn split_inner(attrs: Vec<Attribute>) -> (Vec<Attribute>, Vec<Attribute>) {

@@ -87,9 +87,16 @@ pub(crate) fn check(item: &ItemFn, args: Option<&Args>, errors: &mut Vec<Error>)
         Some(FnArg::Receiver(receiver)) => {
             fail(receiver, "a #[sd_service] fn cannot take `self`: it must be a free fn, like `main`")
         }
-        Some(FnArg::Typed(param)) if !is_service(&param.ty) => {
-            fail(&param.ty, "the parameter of a #[sd_service] fn must be `sd_notify_core::Service`")
-        }
+        Some(FnArg::Typed(param)) => match &*param.ty {
+            Type::Reference(reference) if is_service(&reference.elem) => fail(
+                &param.ty,
+                "the handle is taken by value (it is `Copy`): `service: sd_notify_core::Service`",
+            ),
+            ty if !is_service(ty) => {
+                fail(ty, "the parameter of a #[sd_service] fn must be `sd_notify_core::Service`")
+            }
+            _ => {}
+        },
         _ => {}
     }
     let extra: Vec<&FnArg> = params.collect();

@@ -1,0 +1,5 @@
+use sd_notify_core::sd_service;
+
+#[sd_service]
+#[ready]
+fn main() {}

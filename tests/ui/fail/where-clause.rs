@@ -1,0 +1,8 @@
+use sd_notify_core::sd_service;
+
+#[sd_service]
+fn main()
+where
+    u8: Copy,
+{
+}

@@ -1,0 +1,12 @@
+// Any runtime attribute whose path ends in `main` works below #[sd_service].
+#![deny(warnings, unused_qualifications)]
+
+use sd_notify_core::{Service, sd_service};
+
+#[sd_service]
+#[pollster::main]
+async fn main(service: Service) {
+    #[ready]
+    let stopping = service.is_stopping();
+    assert!(!stopping);
+}

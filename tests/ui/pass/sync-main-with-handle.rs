@@ -1,0 +1,22 @@
+// A sync main that takes the handle, marks readiness and handles reloads.
+#![deny(warnings, unused_qualifications)]
+
+use sd_notify_core::{Service, sd_service};
+
+fn load_config() -> Result<u32, std::io::Error> {
+    Ok(3)
+}
+
+#[sd_service(starting = "loading", running = "working", stopping = "finishing", reload)]
+fn main(service: Service) -> Result<(), std::io::Error> {
+    let jobs = load_config()?;
+    #[ready]
+    let mut left = jobs;
+    while left > 0 && !service.is_stopping() {
+        if service.reload_pending() {
+            service.reload_done(Ok(())).ok();
+        }
+        left -= 1;
+    }
+    Ok(())
+}
