@@ -92,11 +92,22 @@ pub fn open_fds() -> Vec<RawFd> {
 /// The address a socket is connected to (`getpeername`), as raw `sockaddr_un` bytes of
 /// `sun_path` (abstract names start with NUL), or `None` when it is not a connected Unix socket.
 pub fn unix_peer_name(fd: RawFd) -> Option<Vec<u8>> {
+    unix_name(fd, libc::getpeername)
+}
+
+/// The address a socket is bound to (`getsockname`), as [`unix_peer_name`] gives it.
+pub fn unix_sock_name(fd: RawFd) -> Option<Vec<u8>> {
+    unix_name(fd, libc::getsockname)
+}
+
+type NameFn = unsafe extern "C" fn(libc::c_int, *mut libc::sockaddr, *mut libc::socklen_t) -> libc::c_int;
+
+fn unix_name(fd: RawFd, call: NameFn) -> Option<Vec<u8>> {
     // SAFETY: sockaddr_un is plain old data; all-zero is valid.
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     let mut len = size_of::<libc::sockaddr_un>() as libc::socklen_t;
-    // SAFETY: `addr` is writable for `len` bytes; getpeername writes at most that much.
-    let rc = unsafe { libc::getpeername(fd, (&raw mut addr).cast(), &mut len) };
+    // SAFETY: `addr` is writable for `len` bytes; getpeername/getsockname write at most that.
+    let rc = unsafe { call(fd, (&raw mut addr).cast(), &mut len) };
     if rc != 0 || addr.sun_family != libc::AF_UNIX as libc::sa_family_t {
         return None;
     }
