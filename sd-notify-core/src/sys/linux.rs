@@ -406,16 +406,22 @@ pub(crate) fn claim_listen_fds(count: usize) -> io::Result<Vec<OwnedFd>> {
     if LISTEN_FDS_CLAIMED.swap(true, Ordering::SeqCst) {
         return Err(io::Error::from_raw_os_error(libc::EALREADY));
     }
-    let mut fds = Vec::with_capacity(count);
+    // Check (and mark close-on-exec) every descriptor before owning any: if one is not open,
+    // no OwnedFd exists yet, so the error does not close the others behind the caller's back.
     for raw in (LISTEN_FDS_START..).take(count) {
         // SAFETY: F_SETFD has no memory preconditions; on a closed descriptor it fails (EBADF).
         cvt(unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) })?;
-        // SAFETY: the manager passed `raw` to this process (LISTEN_PID matched, fcntl just
-        // proved it open), the claim flag above guarantees this runs once per process, so no
-        // other OwnedFd for it exists in this crate; documented: callers must not claim them
-        // by other means.
-        fds.push(unsafe { OwnedFd::from_raw_fd(raw) });
     }
+    let fds = (LISTEN_FDS_START..)
+        .take(count)
+        .map(|raw| {
+            // SAFETY: the manager passed `raw` to this process (LISTEN_PID matched, fcntl just
+            // proved it open), the claim flag above guarantees this runs once per process, so
+            // no other OwnedFd for it exists in this crate; documented: callers must not claim
+            // them by other means.
+            unsafe { OwnedFd::from_raw_fd(raw) }
+        })
+        .collect();
     Ok(fds)
 }
 
