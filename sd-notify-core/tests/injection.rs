@@ -45,6 +45,10 @@ const TOKENS: &[&str] = &[
     "ß",
 ];
 
+fn token(rng: &mut Rng) -> &'static str {
+    TOKENS[rng.below(TOKENS.len())]
+}
+
 fn gen_char(rng: &mut Rng) -> char {
     match rng.below(10) {
         0..=4 => (b'a' + rng.below(26) as u8) as char,
@@ -65,7 +69,7 @@ fn gen_text(rng: &mut Rng) -> String {
     let mut s = String::new();
     for _ in 0..rng.below(24) {
         if rng.chance(25) {
-            s.push_str(*rng.pick(TOKENS));
+            s.push_str(token(rng));
         } else {
             s.push(gen_char(rng));
         }
@@ -92,7 +96,7 @@ fn gen_error_name(rng: &mut Rng) -> String {
     }
     if rng.chance(35) {
         let at = rng.below(s.len() + 1);
-        s.insert_str(at, *rng.pick(TOKENS));
+        s.insert_str(at, token(rng));
     }
     if rng.chance(2) {
         s = "a.".to_owned() + &"b".repeat(250 + rng.below(10));
@@ -105,7 +109,7 @@ fn gen_fdname(rng: &mut Rng) -> String {
     let mut s: String = (0..rng.below(12)).map(|_| (b' ' + rng.below(95) as u8) as char).collect();
     if rng.chance(30) {
         let at = rng.below(s.len() + 1);
-        s.insert_str(at, *rng.pick(TOKENS));
+        s.insert_str(at, token(rng));
     }
     if rng.chance(3) {
         s = "f".repeat(250 + rng.below(10));

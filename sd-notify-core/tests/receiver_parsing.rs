@@ -56,8 +56,10 @@ fn lines(v: &[&str]) -> Result<Vec<String>, DropReason> {
     Ok(v.iter().map(|s| (*s).to_owned()).collect())
 }
 
-/// (datagram, lines as 252 reads them)
-fn vectors() -> Vec<(Vec<u8>, Result<Vec<String>, DropReason>)> {
+/// A datagram and its lines as 252 reads them.
+type Vector = (Vec<u8>, Result<Vec<String>, DropReason>);
+
+fn vectors() -> Vec<Vector> {
     vec![
         (b"READY=1".to_vec(), lines(&["READY=1"])),
         (b"READY=1\nSTATUS=a".to_vec(), lines(&["READY=1", "STATUS=a"])),
