@@ -40,7 +40,7 @@ async fn body(service: Service) -> Result<(), std::io::Error> {
             () = service.shutdown() => break,
             () = service.reload_requested() => {
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                service.reload_done(Ok(())).ok();
+                service.reload_done().ok();
             }
         }
     }

@@ -39,11 +39,13 @@ async fn main(service: Service) -> Result<(), BoxError> {
         tokio::select! {
             () = service.shutdown() => break,
             () = service.reload_requested() => {
-                let reloaded = load_greeting();
-                if let Ok(new) = &reloaded {
-                    *greeting.write().unwrap_or_else(|p| p.into_inner()) = new.clone();
+                match load_greeting() {
+                    Ok(new) => {
+                        *greeting.write().unwrap_or_else(|p| p.into_inner()) = new;
+                        service.reload_done()?;
+                    }
+                    Err(e) => service.reload_failed(e)?,
                 }
-                service.reload_done(reloaded.as_ref().map(drop).map_err(|e| e as _))?;
             }
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;

@@ -85,6 +85,40 @@ pub use service::{EXIT_BARRIER_TIMEOUT, ReloadRequested, Service, Shutdown};
 pub use state::{MAX_FDNAME_LEN, NotifyAccess, State};
 pub use status::send_status_fmt;
 
+/// # Examples, compiled against this crate
+/// A sync worker: ready once its queue is open, stopping when `is_stopping()` says so (which
+/// also sends the watchdog pings when the unit has `WatchdogSec=`).
+/// ```no_run
+/// use sd_notify_core::{sd_service, status, Service};
+///
+/// #[sd_service(starting = "Opening queue", running = "Working")]
+/// fn main(service: Service) -> std::io::Result<()> {
+///     #[ready]
+///     let queue = std::fs::read_dir(std::env::temp_dir())?;
+///     let mut done = 0;
+///     for _job in queue {
+///         if service.is_stopping() {
+///             break;
+///         }
+///         done += 1;
+///         status!("{done} jobs done").map_err(std::io::Error::from)?;
+///     }
+///     Ok(())
+/// }
+/// ```
+/// A fn that is not `main`, without a handle: SIGTERM ends the process after `STOPPING=1`.
+/// ```no_run
+/// #[sd_notify_core::sd_service(stopping = "Bye")]
+/// fn run() {
+///     loop {
+///         std::thread::sleep(std::time::Duration::from_secs(1));
+///     }
+/// }
+///
+/// fn main() -> std::process::ExitCode {
+///     run()
+/// }
+/// ```
 #[cfg(feature = "macros")]
 pub use sd_notify_macros::sd_service;
 

@@ -162,16 +162,18 @@ impl Service {
 
     /// A future that completes when a reload was requested (SIGHUP, with the attribute's
     /// `reload` option) and not yet answered. `RELOADING=1` with `MONOTONIC_USEC=` has been
-    /// sent by then; reload, then call [`Service::reload_done`].
+    /// sent by then; reload, then call [`Service::reload_done`] or [`Service::reload_failed`].
     ///
     /// ```
-    /// # async fn example(service: sd_notify_core::Service) {
+    /// # async fn example(service: sd_notify_core::Service) -> Result<(), sd_notify_core::Error> {
+    /// # fn reread_config() -> Result<(), std::io::Error> { Ok(()) }
     /// loop {
     ///     service.reload_requested().await;
-    ///     let result: Result<(), std::io::Error> = Ok(()); // re-read the configuration
-    ///     service.reload_done(result.as_ref().map_err(|e| e as _))?;
+    ///     match reread_config() {
+    ///         Ok(()) => service.reload_done()?,
+    ///         Err(e) => service.reload_failed(&e)?,
+    ///     }
     /// }
-    /// # Ok::<(), sd_notify_core::Error>(())
     /// # }
     /// ```
     pub fn reload_requested(&self) -> ReloadRequested {
@@ -184,41 +186,48 @@ impl Service {
     /// ```
     /// # let service = sd_notify_core::Service::current();
     /// if service.reload_pending() {
-    ///     // reload, then service.reload_done(Ok(()))
+    ///     // reload, then service.reload_done()
     /// }
     /// ```
     pub fn reload_pending(&self) -> bool {
         reloads_requested() > RELOADS_DONE.load(Ordering::SeqCst)
     }
 
-    /// Ends a reload: sends `READY=1` with the running status, or, when `result` is an error,
-    /// `READY=1` with `STATUS=Reload failed: <error>` (the service goes on with its old
-    /// configuration, and the manager's reload job completes).
+    /// Ends a reload that worked: `READY=1`, with the running status if the attribute has one.
     ///
     /// # Errors
     /// As [`notify`](crate::notify).
     ///
     /// ```
-    /// # fn example(service: sd_notify_core::Service) -> Result<(), sd_notify_core::Error> {
-    /// service.reload_done(Ok(()))?;
-    /// # Ok(()) }
+    /// # let service = sd_notify_core::Service::current();
+    /// service.reload_done()?;
+    /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    pub fn reload_done(&self, result: Result<(), &dyn std::fmt::Display>) -> Result<(), Error> {
+    pub fn reload_done(&self) -> Result<(), Error> {
         RELOADS_DONE.store(reloads_requested(), Ordering::SeqCst);
-        let mut msg = Message::new();
-        msg.push(State::Ready)?;
-        match result {
-            Ok(()) => {
-                if let Some(running) = runtime().and_then(|r| r.config.running) {
-                    msg.push(State::Status(running))?;
-                }
-            }
-            Err(e) => {
-                let text = truncate(sanitize_status(&format!("Reload failed: {e}")).into_owned());
-                msg.push(State::Status(&text))?;
-            }
+        match runtime().and_then(|r| r.config.running) {
+            Some(running) => crate::notify(&[State::Ready, State::Status(running)]),
+            None => crate::notify(&[State::Ready]),
         }
-        crate::send(&msg)
+    }
+
+    /// Ends a reload that failed: `READY=1` with `STATUS=Reload failed: <error>` (sanitised,
+    /// first line). The service goes on with its old configuration, and the manager's reload
+    /// job completes instead of hanging until its timeout.
+    ///
+    /// # Errors
+    /// As [`notify`](crate::notify).
+    ///
+    /// ```
+    /// # let service = sd_notify_core::Service::current();
+    /// service.reload_failed("config.toml line 3: unknown key")?;
+    /// # Ok::<(), sd_notify_core::Error>(())
+    /// ```
+    pub fn reload_failed(&self, error: impl std::fmt::Display) -> Result<(), Error> {
+        RELOADS_DONE.store(reloads_requested(), Ordering::SeqCst);
+        let text = format!("Reload failed: {error}");
+        let text = truncate(sanitize_status(text.lines().next().unwrap_or("")).into_owned());
+        crate::notify(&[State::Ready, State::Status(&text)])
     }
 
     /// Sets `STATUS=` (see also [`status!`](crate::status!) for formatting without allocation).

@@ -30,8 +30,10 @@ async fn main(service: Service) -> Result<(), io::Error> {
             () = service.shutdown() => break,
             () = service.reload_requested() => {
                 tokio::time::sleep(Duration::from_millis(knob("RELOAD_MS").unwrap_or(20))).await;
-                let failed = knob("FAIL_RELOAD").map(|_| io::Error::other("bad config line 3"));
-                service.reload_done(failed.as_ref().map_or(Ok(()), |e| Err(e as _))).ok();
+                match knob("FAIL_RELOAD") {
+                    Some(_) => service.reload_failed("bad config line 3").ok(),
+                    None => service.reload_done().ok(),
+                };
             }
         }
     }
