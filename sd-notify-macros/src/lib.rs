@@ -48,7 +48,7 @@ use proc_macro::TokenStream;
 ///             () = service.shutdown() => break,
 ///             () = service.reload_requested() => {
 ///                 config = Config::load().await?;
-///                 service.reload_done(Ok(())).ok(); // READY=1
+///                 service.reload_done().ok(); // READY=1
 ///             }
 ///             accepted = listener.accept() => spawn_connection(accepted?, &config),
 ///         }
@@ -161,17 +161,18 @@ use proc_macro::TokenStream;
 /// ## `reload`
 /// Also `reload = true` / `reload = false`. SIGHUP becomes a reload request (for
 /// `Type=notify-reload` units, or `ExecReload=kill -HUP $MAINPID`): the run time sends
-/// `RELOADING=1` with `MONOTONIC_USEC=` at once, wakes `service.reload_requested()`, and
-/// sends `READY=1` when the fn calls `service.reload_done(result)`. The fn must therefore
-/// take the handle; `reload` without it is a compile error.
+/// `RELOADING=1` with `MONOTONIC_USEC=` at once and wakes `service.reload_requested()`;
+/// the fn reloads, then calls `service.reload_done()` (`READY=1`) or
+/// `service.reload_failed(error)`. The fn must therefore take the handle; `reload` without
+/// it is a compile error.
 ///
 /// ```ignore
 /// #[sd_service(reload)]
 /// fn main(service: Service) { /* … */ }
 /// // is, on SIGHUP (in the signal handler, then in the fn):
-/// sd_notify_core::notify(&State::reloading_now())?; // RELOADING=1 + MONOTONIC_USEC=, one datagram
-/// service.reload_requested().await;               // the fn reloads, then:
-/// service.reload_done(Ok(()))?;                   // READY=1
+/// sd_notify_core::notify(&State::reloading_now())?; // RELOADING=1 + MONOTONIC_USEC=
+/// service.reload_requested().await; // the fn reloads, then:
+/// service.reload_done()?;            // READY=1
 /// ```
 ///
 /// Without `reload`, SIGHUP keeps its default action.

@@ -60,14 +60,23 @@ tokio = {{ version = "1", features = ["rt", "macros"] }}
     std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target = dir.join("target");
     let status = Command::new(cargo)
-        .args(["run", "--quiet", "--manifest-path"])
+        .args(["build", "--quiet", "--manifest-path"])
         .arg(dir.join("Cargo.toml"))
         .arg("--target-dir")
-        .arg(dir.join("target"))
+        .arg(&target)
         .current_dir(workspace)
-        .env_remove("NOTIFY_SOCKET")
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "the Rust 2021 crate failed to build or run: {status}");
+    assert!(status.success(), "the Rust 2021 crate failed to build: {status}");
+    for service in ["sync", "async"] {
+        let output = Command::new(target.join("debug/edition-2021"))
+            .arg(service)
+            .env_remove("NOTIFY_SOCKET")
+            .output()
+            .expect("the Rust 2021 binary runs");
+        assert!(output.status.success(), "{service} service: {output:?}");
+        assert!(output.stderr.is_empty(), "{service} service: {}", String::from_utf8_lossy(&output.stderr));
+    }
 }

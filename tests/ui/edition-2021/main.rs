@@ -1,7 +1,8 @@
 //! Built by `tests/compile.rs` as a crate of its own: Rust 2021, with sd-notify-core
 //! renamed to `sd` in its manifest, so `sd_notify_core` does not exist here and every path
 //! of the expansion must go through `crate = "sd"`. Compiled under `#![deny(warnings)]`,
-//! then run (without `NOTIFY_SOCKET`: the services just run their bodies).
+//! then run once per service (one service per process; without `NOTIFY_SOCKET` it just
+//! runs its body).
 #![deny(warnings, unused_qualifications)]
 
 use std::process::ExitCode;
@@ -25,8 +26,9 @@ async fn async_service() -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    if sync_service() != ExitCode::SUCCESS {
-        return ExitCode::FAILURE;
+    match std::env::args().nth(1).as_deref() {
+        Some("sync") => sync_service(),
+        Some("async") => async_service(),
+        _ => ExitCode::from(2),
     }
-    async_service()
 }
