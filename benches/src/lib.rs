@@ -1,1 +1,33 @@
-//! Placeholder.
+//! The benchmark suite of the workspace: `cargo run --release -p sd-notify-benches --bin
+//! bench-all` measures every part below and writes `BENCHMARKS.md` at the workspace root.
+//!
+//! Parts (one module each, one section of `BENCHMARKS.md` each):
+//! 1. [`notify_cost`]: ns per notification against a live receiver, ours vs other crates, the
+//!    C library and the floor (a raw `send(2)` on a cached connected socket).
+//! 2. [`per_op`]: system calls (`strace -f -c`) and heap allocations (counting allocator) per
+//!    notification.
+//! 3. [`service`]: SIGTERM → `STOPPING=1` latency of an `#[sd_service]` service (TODO stub).
+//! 4. [`build_cost`]: cold build of `sd-notify-macros` vs `tokio-macros`.
+//! 5. [`service`]: binary size and idle wake-ups of an `#[sd_service]` service (TODO stub).
+//!
+//! Nothing here asserts on time: this is a measurement tool, not a test.
+
+#![cfg(target_os = "linux")]
+
+pub mod alloc_count;
+pub mod build_cost;
+pub mod drain;
+pub mod machine;
+pub mod notify_cost;
+pub mod per_op;
+pub mod senders;
+pub mod service;
+pub mod stats;
+
+/// The workspace root (where `BENCHMARKS.md` lives).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(|p| p.to_path_buf()).unwrap_or_default()
+}
+
+/// The one command that reproduces every figure.
+pub const COMMAND: &str = "cargo run --release -p sd-notify-benches --bin bench-all";

@@ -1,0 +1,368 @@
+//! Part 1: the cost of one notification to a live receiver.
+//!
+//! The parent binds the receivers (an abstract socket, and a socket file for the crates that
+//! cannot reach abstract names) and drains each in a thread; it runs one child process per
+//! address with `NOTIFY_SOCKET` in the child's environment, so the implementations that read
+//! the variable find it without anyone calling `set_var`. The child times every
+//! implementation in interleaved rounds (all of them, one batch each, then again; the order
+//! rotates every round) and prints one line per batch; the parent takes medians and, per
+//! round, the ratio to the floor measured in that same round.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sd_notify_core::NotifyAddress;
+
+use crate::drain::Drain;
+use crate::senders::{Impl, Payload, Sender};
+use crate::stats::{median, quantile};
+
+/// Child-mode argument.
+pub const CHILD_ARG: &str = "__notify-cost";
+
+/// How much to measure.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// Rounds (each implementation once per round).
+    pub rounds: usize,
+    /// Notifications per batch.
+    pub n: usize,
+}
+
+/// Figures of one implementation for one payload.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    /// ns/op of every round.
+    pub ns: Vec<f64>,
+    /// ns/op divided by the floor's ns/op in the same round and for the same payload.
+    pub ratio: Vec<f64>,
+    /// Voluntary context switches of the sender per notification, every round.
+    pub blocked: Vec<f64>,
+    /// Why it was not measured.
+    pub unsupported: Option<String>,
+}
+
+/// The results for one kind of address.
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// `abstract` or `path`.
+    pub kind: &'static str,
+    /// The address used.
+    pub address: String,
+    /// By (implementation, payload).
+    pub cells: BTreeMap<(usize, usize), Cell>,
+    /// Sent by the child / received by the parent.
+    pub sent: u64,
+    /// Received by the parent's drain thread.
+    pub received: u64,
+    /// Wall time of the child.
+    pub elapsed: Duration,
+}
+
+impl Table {
+    /// The cell of `imp` for `payload`.
+    pub fn cell(&self, imp: Impl, payload: Payload) -> Option<&Cell> {
+        self.cells.get(&(index_of(imp), payload_index(payload)))
+    }
+}
+
+fn index_of(imp: Impl) -> usize {
+    Impl::ALL.iter().position(|&i| i == imp).unwrap_or(usize::MAX)
+}
+
+fn payload_index(p: Payload) -> usize {
+    Payload::ALL.iter().position(|&q| q == p).unwrap_or(usize::MAX)
+}
+
+/// Runs the child for one address kind and collects its figures.
+///
+/// # Errors
+/// When the receiver cannot be bound or the child cannot run.
+pub fn measure(exe: &Path, cfg: Config, kind: &'static str) -> Result<Table, String> {
+    let drain = match kind {
+        "abstract" => Drain::abstract_socket(),
+        _ => Drain::path_socket(),
+    }
+    .map_err(|e| format!("binding the {kind} receiver: {e}"))?;
+    let (key, value) = drain.env();
+    let before = drain.received();
+    let start = Instant::now();
+    let mut child = Command::new(exe)
+        .args([CHILD_ARG, &cfg.rounds.to_string(), &cfg.n.to_string()])
+        .env(key, &value)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("spawning {}: {e}", exe.display()))?;
+    let mut table = Table {
+        kind,
+        address: value.to_string_lossy().into_owned(),
+        cells: BTreeMap::new(),
+        sent: 0,
+        received: 0,
+        elapsed: Duration::ZERO,
+    };
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let f: Vec<&str> = line.splitn(6, ' ').collect();
+        let lookup = |i: &str, p: &str| -> Option<(usize, usize)> {
+            Some((index_of(Impl::from_key(i)?), payload_index(Payload::from_key(p)?)))
+        };
+        match f.as_slice() {
+            ["ROUND", _r, i, p, ns, csw] => {
+                if let (Some(k), Ok(ns), Ok(csw)) = (lookup(i, p), ns.parse::<f64>(), csw.parse::<f64>()) {
+                    let cell = table.cells.entry(k).or_default();
+                    cell.ns.push(ns);
+                    cell.blocked.push(csw);
+                }
+            }
+            ["UNSUPPORTED", i, p, reason @ ..] => {
+                if let Some(k) = lookup(i, p) {
+                    table.cells.entry(k).or_default().unsupported = Some(reason.join(" "));
+                }
+            }
+            ["SENT", n] => table.sent = n.parse().unwrap_or(0),
+            _ => eprintln!("  child: {line}"),
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    table.elapsed = start.elapsed();
+    if !status.success() {
+        return Err(format!("the {kind} child failed: {status}"));
+    }
+    table.received = drain.wait_for(before + table.sent, Duration::from_secs(5)) - before;
+    // Ratios to the floor, round by round.
+    for p in 0..Payload::ALL.len() {
+        let floor = table.cells.get(&(index_of(Impl::Floor), p)).map(|c| c.ns.clone()).unwrap_or_default();
+        for ((_, q), cell) in table.cells.iter_mut() {
+            if *q == p {
+                cell.ratio = cell.ns.iter().zip(&floor).map(|(a, f)| a / f).collect();
+            }
+        }
+    }
+    Ok(table)
+}
+
+/// The child: times every implementation against `NOTIFY_SOCKET`; prints `ROUND`,
+/// `UNSUPPORTED` and `SENT` lines.
+pub fn child(rounds: usize, n: usize) -> Result<(), String> {
+    let address = NotifyAddress::from_env()
+        .map_err(|e| e.to_string())?
+        .ok_or("NOTIFY_SOCKET is not set: run bench-all, not this mode")?;
+    let mut sent: u64 = 0;
+    let mut senders: Vec<(Impl, Payload, Sender)> = Vec::new();
+    let warmup = (n / 10).max(10);
+    for payload in Payload::ALL {
+        for imp in Impl::ALL {
+            let mut s = match Sender::new(imp, payload, &address) {
+                Ok(s) => s,
+                Err(e) => {
+                    println!("UNSUPPORTED {} {} {e}", imp.key(), payload.key());
+                    continue;
+                }
+            };
+            let mut ok = true;
+            for _ in 0..warmup {
+                if let Err(e) = s.send() {
+                    println!("UNSUPPORTED {} {} {e}", imp.key(), payload.key());
+                    ok = false;
+                    break;
+                }
+                sent += 1;
+            }
+            if ok {
+                senders.push((imp, payload, s));
+            }
+        }
+    }
+    for round in 0..rounds {
+        for payload in Payload::ALL {
+            let mut idx: Vec<usize> = (0..senders.len()).filter(|&i| senders[i].1 == payload).collect();
+            if !idx.is_empty() {
+                let by = round % idx.len();
+                idx.rotate_left(by);
+            }
+            for i in idx {
+                let (imp, payload, s) = &mut senders[i];
+                let csw0 = voluntary_switches();
+                let start = Instant::now();
+                let mut failed = None;
+                for _ in 0..n {
+                    if let Err(e) = s.send() {
+                        failed = Some(e);
+                        break;
+                    }
+                    sent += 1;
+                }
+                let ns = start.elapsed().as_nanos() as f64 / n as f64;
+                let csw = (voluntary_switches() - csw0) as f64 / n as f64;
+                match failed {
+                    None => println!("ROUND {round} {} {} {ns:.1} {csw:.4}", imp.key(), payload.key()),
+                    Some(e) => println!(
+                        "UNSUPPORTED {} {} failed during round {round}: {e}",
+                        imp.key(),
+                        payload.key()
+                    ),
+                }
+            }
+        }
+    }
+    println!("SENT {sent}");
+    Ok(())
+}
+
+/// Voluntary context switches of the calling thread so far: each is a send that blocked
+/// (the receiver's queue was full) or another wait.
+pub fn voluntary_switches() -> i64 {
+    // SAFETY: all-zero is a valid rusage; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    ru.ru_nvcsw
+}
+
+/// Median ns/op with the interquartile range, or why not measured.
+pub fn fmt_ns(cell: Option<&Cell>) -> String {
+    match cell {
+        Some(c) if c.unsupported.is_some() && c.ns.is_empty() => "—".into(),
+        Some(c) if !c.ns.is_empty() => {
+            format!("{:.0} ({:.0}–{:.0})", median(&c.ns), quantile(&c.ns, 0.25), quantile(&c.ns, 0.75))
+        }
+        _ => "—".into(),
+    }
+}
+
+/// Median of the per-round ratios to the floor.
+pub fn fmt_ratio(cell: Option<&Cell>) -> String {
+    match cell {
+        Some(c) if !c.ratio.is_empty() => format!("{:.2}×", median(&c.ratio)),
+        _ => "—".into(),
+    }
+}
+
+/// The report section for one table.
+pub fn markdown(t: &Table, cfg: Config) -> String {
+    let mut s = format!(
+        "### Receiver on a{} {} address (`NOTIFY_SOCKET={}`)\n\n",
+        if t.kind == "abstract" { "n" } else { "" },
+        if t.kind == "abstract" { "abstract" } else { "filesystem path" },
+        t.address
+    );
+    s += "| implementation |";
+    for p in Payload::ALL {
+        s += &format!(" {} ns/op, median (p25–p75) | × floor |", p.label());
+    }
+    s += "\n|---|";
+    for _ in Payload::ALL {
+        s += "---:|---:|";
+    }
+    s += "\n";
+    let mut notes = Vec::new();
+    for imp in Impl::ALL {
+        s += &format!("| {} |", imp.label());
+        for p in Payload::ALL {
+            let c = t.cell(imp, p);
+            s += &format!(" {} | {} |", fmt_ns(c), fmt_ratio(c));
+            if let Some(reason) = c.and_then(|c| c.unsupported.as_ref()) {
+                let why = if imp == Impl::SdNotify && t.kind == "abstract" {
+                    " (sd-notify 0.5 hands `NOTIFY_SOCKET` to `UnixDatagram::connect` as a path: an `@name` is taken as a relative file name, so abstract addresses are unsupported; see the next table for it)"
+                } else {
+                    ""
+                };
+                notes.push(format!("- {} with {}: not measured: {reason}{why}", imp.label(), p.label()));
+            }
+        }
+        s += "\n";
+    }
+    notes.dedup();
+    let most_blocked =
+        t.cells.values().filter(|c| !c.blocked.is_empty()).map(|c| median(&c.blocked)).fold(0.0, f64::max);
+    s += &format!(
+        "\nThe sender hardly ever waited for the receiver: at most {most_blocked:.3} voluntary context switches per notification (median over rounds, worst implementation), so these figures are the senders' own cost, not the receiver's throughput.\n"
+    );
+    s += &format!(
+        "\n{} rounds × {} notifications per implementation and payload, interleaved (order rotated each round); × floor = median over rounds of (ns/op ÷ floor's ns/op in the same round). Child wall time {:.1} s. Datagrams sent {} / received {}{}.\n",
+        cfg.rounds,
+        cfg.n,
+        t.elapsed.as_secs_f64(),
+        t.sent,
+        t.received,
+        if t.sent == t.received {
+            ""
+        } else {
+            " — MISMATCH: some implementation reported success without delivering"
+        }
+    );
+    if !notes.is_empty() {
+        s += "\n";
+        s += &notes.join("\n");
+        s += "\n";
+    }
+    s
+}
+
+/// User-space encoding cost of ours, without any system call: what `Notifier::notify` does
+/// before its `send(2)` beyond what `Notifier::send(&msg)` does.
+#[derive(Debug, Clone)]
+pub struct EncodeCost {
+    /// (what, payload, ns per call every round).
+    pub rows: Vec<(&'static str, Option<Payload>, Vec<f64>)>,
+    /// Calls per round.
+    pub n: usize,
+}
+
+/// Times `Message::from_states` per payload and `Message::new()`, `rounds` × `n` calls.
+pub fn encode_cost(rounds: usize, n: usize) -> EncodeCost {
+    use sd_notify_core::{Message, State};
+    use std::hint::black_box;
+    let mut rows: Vec<(&'static str, Option<Payload>, Vec<f64>)> = vec![
+        ("`Message::from_states(&[…])`", Some(Payload::Ready), Vec::new()),
+        ("`Message::from_states(&[…])`", Some(Payload::Status60), Vec::new()),
+        ("`Message::new()` (4 KiB inline buffer, zeroed)", None, Vec::new()),
+    ];
+    for _ in 0..rounds {
+        let t = Instant::now();
+        for _ in 0..n {
+            let _ = black_box(Message::from_states(black_box(&[State::Ready])));
+        }
+        rows[0].2.push(t.elapsed().as_nanos() as f64 / n as f64);
+        let t = Instant::now();
+        for _ in 0..n {
+            let _ = black_box(Message::from_states(black_box(&[State::Status(black_box(
+                crate::senders::STATUS_VALUE,
+            ))])));
+        }
+        rows[1].2.push(t.elapsed().as_nanos() as f64 / n as f64);
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(Message::new());
+        }
+        rows[2].2.push(t.elapsed().as_nanos() as f64 / n as f64);
+    }
+    EncodeCost { rows, n }
+}
+
+/// The report section for [`encode_cost`].
+pub fn encode_markdown(e: &EncodeCost, rounds: usize) -> String {
+    let mut s = String::from(
+        "### Where ours spends user-space time: encoding without sending\n\n| call | payload | ns per call, median (p25–p75) |\n|---|---|---:|\n",
+    );
+    for (what, p, ns) in &e.rows {
+        s += &format!(
+            "| {what} | {} | {:.0} ({:.0}–{:.0}) |\n",
+            p.map_or("—", |p| p.label()),
+            median(ns),
+            quantile(ns, 0.25),
+            quantile(ns, 0.75)
+        );
+    }
+    s += &format!(
+        "\n{rounds} rounds × {} calls, result passed through `black_box`. `Notifier::notify(&[…])` pays this on every call on top of `Notifier::send(&msg)`; the difference between those two rows in the tables above is the same cost seen through the noise of the system call.\n",
+        e.n
+    );
+    s
+}

@@ -1,0 +1,318 @@
+//! The implementations compared, each able to send one prepared payload repeatedly.
+//!
+//! Every sender reaches the same receiver. Those that read `NOTIFY_SOCKET` (the process-wide
+//! function of ours, the `sd-notify` and `libsystemd` crates, libsystemd's C `sd_notify`)
+//! get it from the environment the parent process gave the child; nothing here changes the
+//! environment.
+
+use std::ffi::{CStr, CString, c_char, c_int};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::OnceLock;
+
+use sd_notify_core::{Message, Notifier, NotifyAddress, State};
+
+/// A 60-byte status value.
+pub const STATUS_VALUE: &str = "serving 1024 connections on [::]:8080, 8 workers, no errors.";
+const _: () = assert!(STATUS_VALUE.len() == 60);
+
+/// What one notification says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Payload {
+    /// `READY=1`.
+    Ready,
+    /// `STATUS=` with [`STATUS_VALUE`].
+    Status60,
+}
+
+impl Payload {
+    /// Both, in report order.
+    pub const ALL: [Payload; 2] = [Payload::Ready, Payload::Status60];
+
+    /// Command-line name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Payload::Ready => "ready",
+            Payload::Status60 => "status60",
+        }
+    }
+
+    /// Report name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Payload::Ready => "`READY=1`",
+            Payload::Status60 => "`STATUS=` (60-byte value)",
+        }
+    }
+
+    /// From [`Payload::key`].
+    pub fn from_key(key: &str) -> Option<Payload> {
+        Payload::ALL.into_iter().find(|p| p.key() == key)
+    }
+
+    /// The exact datagram (assignments joined by `\n`, no trailing newline).
+    pub fn bytes(self) -> Vec<u8> {
+        match self {
+            Payload::Ready => b"READY=1".to_vec(),
+            Payload::Status60 => format!("STATUS={STATUS_VALUE}").into_bytes(),
+        }
+    }
+}
+
+/// One implementation under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impl {
+    /// `Notifier::send(&msg)` with a prepared `Message`.
+    OursSend,
+    /// `Notifier::notify(&[State::…])`: encodes on every call.
+    OursNotify,
+    /// `sd_notify_core::notify(&[State::…])`: the process-wide notifier from `NOTIFY_SOCKET`.
+    OursGlobal,
+    /// `sd_notify::notify(&[NotifyState::…])` of the `sd-notify` crate 0.5.
+    SdNotify,
+    /// `libsystemd::daemon::notify(false, &[NotifyState::…])` of the `libsystemd` crate 0.7.
+    Libsystemd,
+    /// libsystemd's C `sd_notify(0, "…")`, loaded with `dlopen("libsystemd.so.0")`.
+    CSdNotify,
+    /// The floor: `send(2)` of the same bytes on a cached connected `AF_UNIX` datagram socket.
+    Floor,
+}
+
+impl Impl {
+    /// All, in report order; the floor last.
+    pub const ALL: [Impl; 7] = [
+        Impl::OursSend,
+        Impl::OursNotify,
+        Impl::OursGlobal,
+        Impl::SdNotify,
+        Impl::Libsystemd,
+        Impl::CSdNotify,
+        Impl::Floor,
+    ];
+
+    /// Command-line name.
+    pub fn key(self) -> &'static str {
+        match self {
+            Impl::OursSend => "ours-send",
+            Impl::OursNotify => "ours-notify",
+            Impl::OursGlobal => "ours-global",
+            Impl::SdNotify => "sd-notify",
+            Impl::Libsystemd => "libsystemd",
+            Impl::CSdNotify => "c-sd_notify",
+            Impl::Floor => "floor",
+        }
+    }
+
+    /// Report name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Impl::OursSend => "ours: `Notifier::send(&msg)` (prepared `Message`)",
+            Impl::OursNotify => "ours: `Notifier::notify(&[State::…])`",
+            Impl::OursGlobal => "ours: `sd_notify_core::notify(&[…])` (process-wide)",
+            Impl::SdNotify => "`sd-notify` 0.5: `sd_notify::notify(&[…])`",
+            Impl::Libsystemd => "`libsystemd` 0.7: `daemon::notify(false, &[…])`",
+            Impl::CSdNotify => "C `sd_notify(0, …)` (libsystemd.so.0, dlopen)",
+            Impl::Floor => "floor: `libc::send` on a cached connected socket",
+        }
+    }
+
+    /// From [`Impl::key`].
+    pub fn from_key(key: &str) -> Option<Impl> {
+        Impl::ALL.into_iter().find(|i| i.key() == key)
+    }
+
+    /// Ours (the ones with a target).
+    pub fn is_ours(self) -> bool {
+        matches!(self, Impl::OursSend | Impl::OursNotify | Impl::OursGlobal)
+    }
+}
+
+/// `int sd_notify(int unset_environment, const char *state)`.
+type SdNotifyFn = unsafe extern "C" fn(c_int, *const c_char) -> c_int;
+
+/// Where libsystemd's C library is looked for.
+pub const LIBSYSTEMD_SONAME: &str = "libsystemd.so.0";
+
+/// libsystemd's `sd_notify`, loaded once; the library is never unloaded.
+pub fn c_sd_notify() -> Result<SdNotifyFn, String> {
+    static F: OnceLock<Result<usize, String>> = OnceLock::new();
+    let addr = F.get_or_init(|| {
+        let soname = CString::new(LIBSYSTEMD_SONAME).map_err(|e| e.to_string())?;
+        // SAFETY: a valid NUL-terminated name; loading libsystemd runs its constructors,
+        // which have no preconditions on our side.
+        let handle = unsafe { libc::dlopen(soname.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
+        if handle.is_null() {
+            return Err(format!("dlopen({LIBSYSTEMD_SONAME}) failed: {}", dl_error()));
+        }
+        // SAFETY: `handle` is a live handle from dlopen and the name is NUL-terminated.
+        let sym = unsafe { libc::dlsym(handle, c"sd_notify".as_ptr()) };
+        if sym.is_null() {
+            return Err(format!("dlsym(sd_notify) failed: {}", dl_error()));
+        }
+        Ok(sym as usize)
+    });
+    match addr {
+        // SAFETY: the symbol `sd_notify` of libsystemd has exactly this C signature
+        // (sd-daemon.h), and the library stays loaded for the life of the process.
+        Ok(a) => Ok(unsafe { std::mem::transmute::<usize, SdNotifyFn>(*a) }),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+fn dl_error() -> String {
+    // SAFETY: dlerror has no preconditions; it returns NULL or a NUL-terminated string.
+    let msg = unsafe { libc::dlerror() };
+    if msg.is_null() {
+        "unknown error".into()
+    } else {
+        // SAFETY: non-null, NUL-terminated, valid until the next dl* call on this thread.
+        unsafe { CStr::from_ptr(msg) }.to_string_lossy().into_owned()
+    }
+}
+
+/// A connected, close-on-exec `AF_UNIX` datagram socket to `address` (path or abstract).
+pub fn connected_socket(address: &NotifyAddress) -> std::io::Result<OwnedFd> {
+    // SAFETY: plain socket(2) call; the result is checked before use.
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: all-zero is a valid sockaddr_un.
+    let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let base = size_of::<libc::sa_family_t>();
+    let (bytes, len): (Vec<u8>, usize) = match address {
+        NotifyAddress::Abstract(name) => {
+            let mut b = vec![0u8];
+            b.extend_from_slice(name);
+            let l = base + b.len();
+            (b, l)
+        }
+        NotifyAddress::Path(p) => {
+            let mut b = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();
+            b.push(0);
+            let l = base + b.len();
+            (b, l)
+        }
+        _ => return Err(std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+    };
+    if bytes.len() > sa.sun_path.len() {
+        return Err(std::io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    for (dst, src) in sa.sun_path.iter_mut().zip(&bytes) {
+        *dst = *src as c_char;
+    }
+    // SAFETY: `sa` is a valid sockaddr_un and `len` does not exceed its size.
+    let rc = unsafe {
+        libc::connect(fd.as_raw_fd(), (&raw const sa).cast::<libc::sockaddr>(), len as libc::socklen_t)
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// One implementation, prepared to send one payload again and again.
+pub enum Sender {
+    /// [`Impl::OursSend`].
+    OursSend(Notifier, Box<Message>),
+    /// [`Impl::OursNotify`].
+    OursNotify(Notifier, Payload),
+    /// [`Impl::OursGlobal`].
+    OursGlobal(Payload),
+    /// [`Impl::SdNotify`].
+    SdNotify(Payload),
+    /// [`Impl::Libsystemd`]; the state is built once (its `Status` owns a `String`).
+    Libsystemd(Vec<libsystemd::daemon::NotifyState>),
+    /// [`Impl::CSdNotify`].
+    C(SdNotifyFn, CString),
+    /// [`Impl::Floor`].
+    Floor(OwnedFd, Vec<u8>),
+}
+
+impl Sender {
+    /// Prepares `imp` to send `payload` to `address` (which must be the one in
+    /// `NOTIFY_SOCKET` for the implementations that read it).
+    ///
+    /// # Errors
+    /// A description when the implementation is unavailable here.
+    pub fn new(imp: Impl, payload: Payload, address: &NotifyAddress) -> Result<Sender, String> {
+        Ok(match imp {
+            Impl::OursSend => {
+                let notifier = Notifier::new(address.clone()).map_err(|e| e.to_string())?;
+                let msg = match payload {
+                    Payload::Ready => Message::from_states(&[State::Ready]),
+                    Payload::Status60 => Message::from_states(&[State::Status(STATUS_VALUE)]),
+                }
+                .map_err(|e| e.to_string())?;
+                Sender::OursSend(notifier, Box::new(msg))
+            }
+            Impl::OursNotify => {
+                Sender::OursNotify(Notifier::new(address.clone()).map_err(|e| e.to_string())?, payload)
+            }
+            Impl::OursGlobal => Sender::OursGlobal(payload),
+            Impl::SdNotify => Sender::SdNotify(payload),
+            Impl::Libsystemd => Sender::Libsystemd(vec![match payload {
+                Payload::Ready => libsystemd::daemon::NotifyState::Ready,
+                Payload::Status60 => libsystemd::daemon::NotifyState::Status(STATUS_VALUE.to_owned()),
+            }]),
+            Impl::CSdNotify => {
+                let f = c_sd_notify()?;
+                Sender::C(f, CString::new(payload.bytes()).map_err(|e| e.to_string())?)
+            }
+            Impl::Floor => {
+                Sender::Floor(connected_socket(address).map_err(|e| e.to_string())?, payload.bytes())
+            }
+        })
+    }
+
+    /// Sends once.
+    ///
+    /// # Errors
+    /// The implementation's error, as text; also when it sent nothing (e.g. `NOTIFY_SOCKET`
+    /// unset, which some report as success).
+    #[inline(never)]
+    pub fn send(&mut self) -> Result<(), String> {
+        match self {
+            Sender::OursSend(n, msg) => n.send(msg).map_err(|e| e.to_string()),
+            Sender::OursNotify(n, Payload::Ready) => n.notify(&[State::Ready]).map_err(|e| e.to_string()),
+            Sender::OursNotify(n, Payload::Status60) => {
+                n.notify(&[State::Status(STATUS_VALUE)]).map_err(|e| e.to_string())
+            }
+            Sender::OursGlobal(Payload::Ready) => {
+                sd_notify_core::notify(&[State::Ready]).map_err(|e| e.to_string())
+            }
+            Sender::OursGlobal(Payload::Status60) => {
+                sd_notify_core::notify(&[State::Status(STATUS_VALUE)]).map_err(|e| e.to_string())
+            }
+            Sender::SdNotify(Payload::Ready) => {
+                sd_notify::notify(&[sd_notify::NotifyState::Ready]).map_err(|e| e.to_string())
+            }
+            Sender::SdNotify(Payload::Status60) => {
+                sd_notify::notify(&[sd_notify::NotifyState::Status(STATUS_VALUE)]).map_err(|e| e.to_string())
+            }
+            Sender::Libsystemd(state) => match libsystemd::daemon::notify(false, state) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("NOTIFY_SOCKET unset: nothing sent".into()),
+                Err(e) => Err(e.to_string()),
+            },
+            Sender::C(f, text) => {
+                // SAFETY: `f` is libsystemd's sd_notify and `text` a NUL-terminated string.
+                let rc = unsafe { f(0, text.as_ptr()) };
+                match rc {
+                    1.. => Ok(()),
+                    0 => Err("NOTIFY_SOCKET unset: nothing sent".into()),
+                    _ => Err(std::io::Error::from_raw_os_error(-rc).to_string()),
+                }
+            }
+            Sender::Floor(fd, bytes) => {
+                // SAFETY: `bytes` is valid for reads of its length; `fd` is a live socket.
+                let n = unsafe {
+                    libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL)
+                };
+                if n < 0 { Err(std::io::Error::last_os_error().to_string()) } else { Ok(()) }
+            }
+        }
+    }
+}
