@@ -43,7 +43,8 @@ fn fallback(item: ItemFn, body: Body) -> TokenStream {
     let Placed { cfg, doc, lint, rest } = place(outer);
     let ItemFn { vis, mut sig, block, .. } = item;
     let name = sig.ident.clone();
-    sig.ident = format_ident!("__sd_service_{}_body", name, span = Span::mixed_site());
+    sig.ident =
+        format_ident!("__sd_service_{}_body", name, span = Span::mixed_site().located_at(name.span()));
     // Only an `extern "C"` fn may be variadic: kept, it would bring its own errors.
     sig.variadic = None;
     let stmts = body.stmts;
@@ -121,7 +122,8 @@ fn generate(args: &Args, item: ItemFn, body: Body) -> TokenStream {
     let name = &sig.ident;
     let site = Span::mixed_site();
     let main_name = format_ident!("__sd_service_{}", name, span = site);
-    let body_name = format_ident!("__sd_service_{}_body", name, span = site);
+    // Located at the user's name: diagnostics about the body fn point at the user's fn.
+    let body_name = format_ident!("__sd_service_{}_body", name, span = site.located_at(name.span()));
     let config = format_ident!("__SD_SERVICE_CONFIG", span = site);
     let handle = format_ident!("service", span = site);
     let result = format_ident!("result", span = site);
@@ -152,11 +154,12 @@ fn generate(args: &Args, item: ItemFn, body: Body) -> TokenStream {
     let params = &sig.inputs;
     let asyncness = &sig.asyncness;
     let output = &sig.output;
+    let fn_token = &sig.fn_token;
     let body_attrs = if is_async { quote!(#(#lint)*) } else { quote!(#(#lint)* #(#rest)*) };
     let body_fn = quote! {
         #(#cfg)*
         #body_attrs
-        #asyncness fn #body_name(#params) #output #block
+        #asyncness #fn_token #body_name(#params) #output #block
     };
 
     // Annotated with the concrete type: failure_of! picks its report by autoref on it.

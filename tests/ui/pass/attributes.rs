@@ -2,6 +2,7 @@
 // attributes, a `mut` handle pattern, a path to `Service`, a raw identifier as name.
 #![deny(warnings, unused_qualifications, missing_docs)]
 //! A binary with an attribute-heavy service fn.
+#![allow(clippy::mixed_attributes_style)] // outer and inner attributes, on purpose
 
 use sd_notify_core::sd_service;
 
