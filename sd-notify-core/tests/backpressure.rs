@@ -269,3 +269,26 @@ fn with_fds_and_credentials_the_notifier_reconnects_too() {
     assert_eq!(n.bytes(), b"STOPPING=1");
     common::assert_from_us(&n);
 }
+
+/// As libsystemd: SO_SNDBUF raised towards 8 MiB (the kernel caps the request at
+/// net.core.wmem_max and doubles it).
+#[test]
+fn the_notifier_raises_its_send_buffer() {
+    let read = |p: &str| -> libc::c_int { std::fs::read_to_string(p).unwrap().trim().parse().unwrap() };
+    let wmem_max = read("/proc/sys/net/core/wmem_max");
+    let wmem_default = read("/proc/sys/net/core/wmem_default");
+    let receiver = Receiver::bind_unique_abstract().unwrap();
+    let notifier = Notifier::new(receiver.address().clone()).unwrap();
+    notifier.notify(&[State::Ready]).unwrap();
+    let fds = common::fds_connected_to(receiver.address());
+    assert_eq!(fds.len(), 1);
+    let mut size: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `size` is writable for `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(fds[0], libc::SOL_SOCKET, libc::SO_SNDBUF, (&raw mut size).cast(), &mut len)
+    };
+    assert_eq!(rc, 0);
+    let expected = 2 * wmem_max.min(8 << 20);
+    assert_eq!(size, expected, "SO_SNDBUF (wmem_default {wmem_default}, wmem_max {wmem_max})");
+}
