@@ -13,6 +13,10 @@ use syn::{Attribute, Error, FnArg, ItemFn, Stmt};
 const NESTED: &str = "`#[ready]` must mark a statement directly in the body of the #[sd_service] fn, \
      not one inside a block, closure, async block, loop, branch, macro call or nested item";
 
+const RUNTIME_ABOVE: &str = "`#[ready]` is in an async block of a sync fn: if a runtime attribute \
+     such as #[tokio::main] is above #[sd_service], put it below, so that #[sd_service] sees \
+     the async fn; else mark a statement directly in the fn's body";
+
 /// The body's top-level statements with their markers removed.
 pub(crate) struct Body {
     /// Each statement, as tokens.
@@ -41,7 +45,7 @@ pub(crate) fn take_markers(item: &mut ItemFn, errors: &mut Vec<Error>) -> Body {
     let mut body = Body { stmts: Vec::with_capacity(count), ready_after: None };
     for (index, stmt) in item.block.stmts.iter().enumerate() {
         let (markers, rest) = leading_markers(stmt.to_token_stream());
-        let stmt_tokens = strip_nested(rest, errors);
+        let stmt_tokens = strip_nested(rest, errors, Within::Fn { is_async: item.sig.asyncness.is_some() });
         for marker in markers {
             if marker.has_arguments {
                 errors.push(marker.error("`#[ready]` takes no arguments: write `#[ready]`"));
@@ -125,8 +129,18 @@ fn leading_markers(stmt: TokenStream) -> (Vec<Marker>, TokenStream) {
     (markers, rest.into_iter().collect())
 }
 
+/// Where a token stream lies, for the error about a nested marker.
+#[derive(Clone, Copy)]
+enum Within {
+    /// Somewhere in the fn (async or not).
+    Fn { is_async: bool },
+    /// In an async block of a sync fn: what a runtime attribute put *above* `#[sd_service]`
+    /// makes of an async fn (`#[tokio::main]` turns the body into `let body = async { … }`).
+    AsyncBlockOfSyncFn,
+}
+
 /// Removes every marker anywhere in `tokens`, reporting each one as nested.
-fn strip_nested(tokens: TokenStream, errors: &mut Vec<Error>) -> TokenStream {
+fn strip_nested(tokens: TokenStream, errors: &mut Vec<Error>, within: Within) -> TokenStream {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(trees.len());
     let mut i = 0;
@@ -136,7 +150,10 @@ fn strip_nested(tokens: TokenStream, errors: &mut Vec<Error>) -> TokenStream {
             let group_at = if bang { i + 2 } else { i + 1 };
             if let Some(group) = trees.get(group_at) {
                 if let Some(found) = marker(&trees[i], bang.then(|| &trees[i + 1]), group) {
-                    errors.push(found.error(NESTED));
+                    errors.push(found.error(match within {
+                        Within::Fn { .. } => NESTED,
+                        Within::AsyncBlockOfSyncFn => RUNTIME_ABOVE,
+                    }));
                     i = group_at + 1;
                     continue;
                 }
@@ -144,7 +161,15 @@ fn strip_nested(tokens: TokenStream, errors: &mut Vec<Error>) -> TokenStream {
         }
         out.push(match &trees[i] {
             TokenTree::Group(group) => {
-                let mut stripped = Group::new(group.delimiter(), strip_nested(group.stream(), errors));
+                let inner = match within {
+                    Within::Fn { is_async: false }
+                        if group.delimiter() == Delimiter::Brace && after_async(&trees[..i]) =>
+                    {
+                        Within::AsyncBlockOfSyncFn
+                    }
+                    other => other,
+                };
+                let mut stripped = Group::new(group.delimiter(), strip_nested(group.stream(), errors, inner));
                 stripped.set_span(group.span());
                 TokenTree::Group(stripped)
             }
@@ -153,6 +178,16 @@ fn strip_nested(tokens: TokenStream, errors: &mut Vec<Error>) -> TokenStream {
         i += 1;
     }
     out.into_iter().collect()
+}
+
+/// The tokens end with `async` or `async move`: a brace group after them is an async block.
+fn after_async(before: &[TokenTree]) -> bool {
+    let is = |tree: Option<&TokenTree>, word: &str| matches!(tree, Some(TokenTree::Ident(i)) if i == word);
+    match before {
+        [.., last] if is(Some(last), "async") => true,
+        [.., async_kw, last] => is(Some(last), "move") && is(Some(async_kw), "async"),
+        _ => false,
+    }
 }
 
 /// Removes `#[ready]` from an attribute list that cannot carry it.
