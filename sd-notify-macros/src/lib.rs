@@ -22,11 +22,13 @@ use proc_macro::TokenStream;
 ///
 /// - `READY=1` when start-up is done: after the statement marked `#[ready]`, or, with no
 ///   marker, as soon as `main` starts;
-/// - `STOPPING=1` at once when SIGTERM or SIGINT arrives, and again (or instead) when `main`
-///   returns;
+/// - `STOPPING=1` once: at once when SIGTERM or SIGINT arrives (from the signal handler),
+///   or when the fn returns;
 /// - with `reload`, `RELOADING=1` with its `MONOTONIC_USEC=` when SIGHUP arrives, and
 ///   `READY=1` when the fn reports the reload done;
-/// - watchdog pings, when the unit has `WatchdogSec=`;
+/// - watchdog pings, when the unit has `WatchdogSec=`. They are sent from the fn's own
+///   task (an async fn pings when it is polled, a sync fn when it calls
+///   `service.is_stopping()`), so a stuck fn stops the pings and systemd restarts it;
 /// - how it ended: an `Err` or a panic becomes `STATUS=` (its first line) and `ERRNO=` (for
 ///   an `io::Error`), and the process exits with the code `main` would have given;
 /// - before exiting, it waits (bounded) until the manager has read all of this.
@@ -73,8 +75,9 @@ use proc_macro::TokenStream;
 ///   `Service` or `path::to::Service`). A fn that takes the handle is in charge of its own
 ///   shutdown: it waits for `service.shutdown()` (async) or checks
 ///   `service.is_stopping()` (sync), then returns. A fn without it is stopped for it: on
-///   SIGTERM an async body is dropped at its next `.await` and the fn returns normally; for
-///   a sync body the process exits with status 0 once `STOPPING=1` has been sent and read.
+///   SIGTERM or SIGINT an async body is dropped (at the `.await` it is waiting on) and a
+///   sync one abandoned, and the process exits with status 0 once `STOPPING=1` has been
+///   sent and read. A second SIGTERM or SIGINT exits at once.
 /// - **The return type** is anything `main` may return: `()`, `Result<(), E>`,
 ///   `std::process::ExitCode`, any `Termination` type, but not `impl Trait` or `!`.
 /// - **Not** `const`, `unsafe`, `extern`, generic, variadic, or a method.
@@ -82,8 +85,9 @@ use proc_macro::TokenStream;
 ///   `std::process::ExitCode`, so a service fn can also be called from a `main` or a test.
 /// - Attributes below `#[sd_service]`: `#[cfg]` applies to everything generated, doc
 ///   comments stay on the fn with the user's name, lint levels (`#[allow]`, `#[expect]`, …)
-///   go on the fn holding the user's code, and the others (the runtime's among them) on the
-///   fn that the runtime runs.
+///   go on the fn holding the user's code, and the others go on the fn the runtime
+///   attribute makes sync (async fn; the runtime's own attribute among them) or on the fn
+///   holding the user's code (sync fn).
 ///
 /// # `#[ready]`: where start-up ends
 /// Mark the statement after which the service can do its job (typically the `let` that binds
@@ -217,8 +221,10 @@ use proc_macro::TokenStream;
 /// # Errors
 /// Every misuse is a compile error on the token at fault: an unknown or repeated option, a
 /// `STATUS=` text systemd would misread, a misplaced `#[ready]`, a signature the run time
-/// cannot call, an `async fn` without a runtime attribute below. The fn is still emitted
-/// as written, so no "`main` function not found" follows and the IDE keeps working in it.
+/// cannot call, an `async fn` without a runtime attribute below. All of them are reported
+/// at once. The fn is still emitted as written (under the body fn's name, beside a stand-in
+/// with its own name and the generated signature), so no "`main` function not found" or
+/// "`main` has wrong type" follows and the IDE keeps working in it.
 #[proc_macro_attribute]
 pub fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::sd_service(args.into(), item.into()).into()
