@@ -15,6 +15,8 @@ E2E_DIR=${E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 E2E_REPO=${E2E_REPO:-$(cd "$E2E_DIR/../.." && pwd)}
 # Where unit files find the project's binaries (@BIN_DIR@).
 E2E_BIN_DIR=${E2E_BIN_DIR:-$E2E_REPO/target/debug/examples}
+# Where unit files find the example services (@EXAMPLES_DIR@); default: the bin dir.
+E2E_EXAMPLES_DIR=${E2E_EXAMPLES_DIR:-}
 E2E_CACHE_DIR=${E2E_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sd-notify-e2e}
 E2E_DEBIAN_MIRROR=${E2E_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 E2E_DEBIAN_KEYRING=${E2E_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
@@ -429,11 +431,13 @@ e2e_systemd_at_least() { [ "$E2E_SYSTEMD_VERSION" -ge "$1" ]; }
 
 # ---------------------------------------------------------------- units
 
-# Substitute @NAME@ placeholders: @BIN_DIR@ @E2E_DIR@ @HELPERS@ @PYTHON@
-# @SCRATCH@ @REPO@, plus @FOO@ for every exported/set variable E2E_SUBST_FOO.
+# Substitute @NAME@ placeholders: @BIN_DIR@ @EXAMPLES_DIR@ @E2E_DIR@ @HELPERS@
+# @PYTHON@ @SCRATCH@ @REPO@, plus @FOO@ for every exported/set variable
+# E2E_SUBST_FOO.
 _e2e_subst() {
     local text=$1 v name
     text=${text//@BIN_DIR@/$E2E_BIN_DIR}
+    text=${text//@EXAMPLES_DIR@/${E2E_EXAMPLES_DIR:-$E2E_BIN_DIR}}
     text=${text//@E2E_DIR@/$E2E_DIR}
     text=${text//@HELPERS@/$E2E_DIR/helpers}
     text=${text//@PYTHON@/$E2E_PYTHON}

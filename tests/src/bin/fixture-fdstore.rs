@@ -67,10 +67,11 @@ fn take_or_store() -> io::Result<(u64, File, TcpListener)> {
     let mut content = String::new();
     state.seek(SeekFrom::Start(0))?;
     state.read_to_string(&mut content)?;
-    let (creator, start) = match content.trim().strip_prefix("created by pid ").and_then(|r| r.split_once(", start ")) {
-        Some((pid, n)) => (pid.to_owned(), n.parse::<u64>().unwrap_or(0) + 1),
-        None => (std::process::id().to_string(), 1),
-    };
+    let (creator, start) =
+        match content.trim().strip_prefix("created by pid ").and_then(|r| r.split_once(", start ")) {
+            Some((pid, n)) => (pid.to_owned(), n.parse::<u64>().unwrap_or(0) + 1),
+            None => (std::process::id().to_string(), 1),
+        };
     let line = format!("created by pid {creator}, start {start}");
     state.set_len(0)?;
     state.seek(SeekFrom::Start(0))?;

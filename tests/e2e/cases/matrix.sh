@@ -1,0 +1,663 @@
+# shellcheck shell=bash
+# The end-to-end matrix: #[sd_service] fixtures (tests/src/bin) and the example services
+# (examples/*) as real units. Units: tests/e2e/units/matrix-*. Binaries: @BIN_DIR@ (the
+# fixtures, `cargo build -p sd-notify-tests --bins`) and @EXAMPLES_DIR@ (the examples,
+# `cargo build -p sd-notify-examples --bins`; default: the bin dir).
+#
+# Every result is read from systemd itself: `systemctl show` properties and the manager's
+# debug journal ("Got notification message from PID N (…)" per accepted datagram). Each
+# case prints what it observed (lines starting with "  >" for its findings, "    unit:
+# PROP=VALUE" for properties, "    | " for journal lines), so a run with -v is the record.
+
+# ---------------------------------------------------------------- helpers
+
+_m_say() { echo "  > $*"; }
+
+# _m_props UNIT PROP[,PROP...]: print systemd's values as "    UNIT: PROP=VALUE".
+_m_props() {
+    e2e_systemctl show -p "$2" "$1" | sed "s|^|    $1: |"
+}
+
+# _m_jlines UNIT REGEX: print the unit's journal lines (since the case began) matching REGEX.
+_m_jlines() {
+    e2e_journal "$1" | grep -E -- "$2" | sed 's/^/    | /' || true
+}
+
+# _m_expect_journal UNIT REGEX [TIMEOUT=5]: a journal line of UNIT matches; print them.
+_m_expect_journal() {
+    e2e_assert_journal "$1" "$2" "${3:-5}"
+    _m_jlines "$1" "$2"
+}
+
+# _m_journal_all REGEX: lines of the whole journal (since the case began) matching REGEX,
+# for the manager's messages not tied to a unit (e.g. the barrier).
+_m_journal_all() {
+    e2e_in journalctl --sync >/dev/null 2>&1 || true
+    e2e_journalctl -o short-monotonic --since="$E2E_CASE_SINCE" | grep -E -- "$1" || true
+}
+
+# _m_bin NAME / _m_example NAME: the fixture / example binary must exist.
+_m_bin() {
+    [ -x "$E2E_BIN_DIR/$1" ] ||
+        e2e_fail "no fixture $E2E_BIN_DIR/$1: build it with 'cargo build -p sd-notify-tests --bins' and pass --bin-dir"
+}
+_m_example() {
+    local dir=${E2E_EXAMPLES_DIR:-$E2E_BIN_DIR}
+    [ -x "$dir/$1" ] ||
+        e2e_fail "no example $dir/$1: build it with 'cargo build -p sd-notify-examples --bins' and pass --examples-dir"
+}
+
+# _m_keep UNIT: keep UNIT loaded after it stops (see units/matrix-keep@.target), so that
+# its Result/ExecMainStatus/timestamps after a stop are those of the run, not the
+# defaults of a reloaded unit. Removed with the case's units.
+_m_keep() {
+    [ -f "$E2E_UNIT_DIR/matrix-keep@.target" ] || e2e_install_unit matrix-keep@.target
+    _e2e_track_unit "matrix-keep@$1.target"
+    e2e_systemctl start "matrix-keep@$1.target"
+}
+
+# _m_hold UNIT PROP VALUE SECS: the property keeps VALUE for SECS (polled every 0.1 s);
+# fails at the first other value.
+_m_hold() {
+    local unit=$1 prop=$2 want=$3 deadline cur
+    deadline=$(_e2e_deadline "$4")
+    while _e2e_before "$deadline"; do
+        cur=$(e2e_show "$unit" "$prop")
+        [ "$cur" = "$want" ] || e2e_fail "$unit $prop changed to '$cur' (expected '$want' for $4 s); $(e2e_show_line "$unit")"
+        _e2e_sleep 0.1
+    done
+}
+
+# _m_usec_between UNIT PROP_FROM PROP_TO: PROP_TO - PROP_FROM (monotonic µs properties).
+_m_usec_between() {
+    local a b
+    a=$(e2e_show "$1" "$2")
+    b=$(e2e_show "$1" "$3")
+    [[ $a =~ ^[0-9]+$ && $b =~ ^[0-9]+$ && $a -gt 0 && $b -gt 0 ]] || e2e_fail "$1: $2='$a' $3='$b'"
+    echo $((b - a))
+}
+
+# _m_free_port: a TCP port on 127.0.0.1 that was free a moment ago (never 7878/7879, the
+# examples' defaults, so that an example that bound its default would be noticed).
+_m_free_port() {
+    "$E2E_PYTHON" -c '
+import socket
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    if p not in (7878, 7879):
+        print(p)
+        break'
+}
+
+# _m_tcp_line PORT: connect to 127.0.0.1:PORT, print the first line received (10 s).
+_m_tcp_line() {
+    local fd line=""
+    exec {fd}<>"/dev/tcp/127.0.0.1/$1" || e2e_fail "cannot connect to 127.0.0.1:$1"
+    IFS= read -r -t 10 line <&"$fd" || true
+    exec {fd}>&-
+    printf '%s\n' "$line"
+}
+
+# _m_wait_journal_count UNIT REGEX N [TIMEOUT=10]: until at least N journal lines match.
+_m_wait_journal_count() {
+    local deadline
+    deadline=$(_e2e_deadline "${4:-10}")
+    until [ "$(e2e_journal_count "$1" "$2")" -ge "$3" ]; do
+        _e2e_before "$deadline" || e2e_fail "fewer than $3 journal lines of $1 match /$2/"
+        _e2e_sleep 0.05
+    done
+}
+
+# _m_elapsed_ms T0: milliseconds since T0 (from _e2e_now).
+_m_elapsed_ms() { echo $((($(_e2e_now) - $1) / 1000)); }
+
+# ---------------------------------------------------------------- 1. Type=notify start-up
+
+# Activating during the 2 s init (STATUS=Starting), active/running only after READY=1.
+case_m1_notify_ready_after_init() {
+    local u=matrix-notify.service pid usec
+    _m_bin fixture-async
+    e2e_install_unit $u
+    e2e_start_nb $u
+    e2e_wait_for_property $u StatusText Starting 10
+    e2e_assert_property $u ActiveState activating
+    e2e_assert_property $u SubState start
+    _m_say "during init:"
+    _m_props $u ActiveState,SubState,StatusText,MainPID
+    pid=$(e2e_show $u MainPID)
+    # Still starting one second later (init takes 2 s; no READY=1 yet).
+    _m_hold $u ActiveState activating 1
+    _m_say "still activating after 1 s:"
+    _m_props $u ActiveState,SubState,StatusText
+    e2e_wait_for_property $u ActiveState active 15
+    e2e_assert_property $u SubState running
+    e2e_assert_property $u StatusText Running
+    e2e_assert_property $u MainPID "$pid"
+    _m_say "after init:"
+    _m_props $u ActiveState,SubState,StatusText,MainPID,NRestarts
+    usec=$(_m_usec_between $u ExecMainStartTimestampMonotonic ActiveEnterTimestampMonotonic)
+    ((usec >= 2000000)) || e2e_fail "active ${usec} µs after exec, before the 2 s init ended"
+    _m_say "activating for $((usec / 1000)) ms (ExecMainStartTimestampMonotonic -> ActiveEnterTimestampMonotonic), init is 2000 ms"
+    _m_expect_journal $u "Got notification message from PID $pid \(STATUS=Starting\)$"
+    _m_expect_journal $u "Got notification message from PID $pid \(READY=1, STATUS=Running\)$"
+    _m_expect_journal $u 'Changed start -> running'
+    [ "$(e2e_journal_count $u 'Got notification message .*READY=1')" = 1 ] || e2e_fail "more than one READY=1"
+    e2e_stop $u
+}
+
+# ---------------------------------------------------------------- 2. systemctl stop
+
+# deactivating (stop-sigterm) with STATUS=Stopping during a 1.5 s graceful shutdown, then
+# a clean exit: Result=success, ExecMainStatus=0.
+case_m2_stop_deactivating() {
+    local u=matrix-stop.service pid usec barrier
+    _m_bin fixture-async
+    e2e_install_unit $u
+    _m_keep $u
+    e2e_start $u
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u StatusText Running
+    pid=$(e2e_show $u MainPID)
+    e2e_stop_nb $u
+    e2e_wait_for_property $u ActiveState deactivating 5
+    e2e_wait_for_property $u StatusText Stopping 5
+    e2e_assert_property $u SubState stop-sigterm
+    _m_say "right after systemctl stop:"
+    _m_props $u ActiveState,SubState,StatusText,MainPID
+    e2e_wait_for_property $u ActiveState inactive 15
+    e2e_assert_property $u SubState dead
+    e2e_assert_property $u Result success
+    e2e_assert_property $u ExecMainStatus 0
+    e2e_assert_property $u ExecMainCode 1 # CLD_EXITED
+    e2e_assert_property $u ExecMainPID "$pid"
+    _m_say "after the stop:"
+    _m_props $u ActiveState,SubState,Result,ExecMainPID,ExecMainCode,ExecMainStatus,StatusText
+    usec=$(_m_usec_between $u ActiveExitTimestampMonotonic InactiveEnterTimestampMonotonic)
+    ((usec >= 1500000)) || e2e_fail "deactivating for only ${usec} µs (SHUTDOWN_MS=1500)"
+    _m_say "deactivating for $((usec / 1000)) ms (ActiveExit -> InactiveEnter), graceful shutdown is 1500 ms"
+    _m_expect_journal $u "Got notification message from PID $pid \(STOPPING=1, STATUS=Stopping\)$"
+    _m_expect_journal $u 'Changed running -> stop-sigterm'
+    _m_expect_journal $u 'Main process exited, code=exited, status=0/SUCCESS'
+    _m_expect_journal $u 'Deactivated successfully'
+    barrier=$(_m_journal_all "Received barrier notification message from PID $pid\.")
+    if e2e_systemd_at_least 254; then
+        [ -n "$barrier" ] || e2e_fail "no barrier from PID $pid in the journal"
+    fi
+    [ -z "$barrier" ] || printf '    | %s\n' "$barrier"
+}
+
+# The lifecycle-demo example as a service: the STATUS it sends after STOPPING=1 (just
+# before exiting) reaches the manager (the exit barrier), before the exit is seen.
+case_m2_stop_last_status() {
+    local u=matrix-lifecycle-demo.service pid journal n_status n_exit barrier
+    _m_example lifecycle-demo
+    e2e_install_unit $u
+    _m_keep $u
+    e2e_start $u
+    e2e_assert_property $u StatusText Serving
+    pid=$(e2e_show $u MainPID)
+    e2e_stop $u
+    e2e_assert_property $u ActiveState inactive
+    e2e_assert_property $u Result success
+    e2e_assert_property $u ExecMainStatus 0
+    e2e_assert_property $u ExecMainPID "$pid"
+    _m_props $u ActiveState,SubState,Result,ExecMainPID,ExecMainStatus,StatusText
+    _m_expect_journal $u "Got notification message from PID $pid \(STOPPING=1, STATUS=Shutting down\)$"
+    _m_expect_journal $u "Got notification message from PID $pid \(STATUS=Closing connections\)$"
+    _m_expect_journal $u 'Main process exited, code=exited, status=0/SUCCESS'
+    # The last STATUS was processed before the manager saw the process exit.
+    journal=$(e2e_journal $u)
+    n_status=$(grep -n -m1 -E "\(STATUS=Closing connections\)$" <<<"$journal" | cut -d: -f1)
+    n_exit=$(grep -n -m1 -E 'Main process exited' <<<"$journal" | cut -d: -f1)
+    ((n_status < n_exit)) || e2e_fail "STATUS=Closing connections (line $n_status) after the exit (line $n_exit)"
+    _m_say "STATUS=Closing connections is journal line $n_status, the exit line $n_exit"
+    barrier=$(_m_journal_all "Received barrier notification message from PID $pid\.")
+    if e2e_systemd_at_least 254; then
+        [ -n "$barrier" ] || e2e_fail "no barrier from PID $pid in the journal"
+        printf '    | %s\n' "$barrier"
+    else
+        _m_say "(systemd 252 does not log barriers by PID)"
+    fi
+}
+
+# ---------------------------------------------------------------- 3. init failure
+
+case_m3_init_failure() {
+    local u=matrix-init-fail.service rc=0
+    _m_bin fixture-async
+    e2e_install_unit $u
+    e2e_start $u || rc=$?
+    [ "$rc" != 0 ] || e2e_fail "systemctl start of a service whose init fails succeeded"
+    _m_say "systemctl start exited $rc"
+    e2e_assert_property $u ActiveState failed
+    e2e_assert_property $u Result exit-code
+    e2e_assert_property $u ExecMainStatus 1
+    e2e_assert_property $u StatusText "No such file or directory (os error 2)"
+    e2e_assert_property $u StatusErrno 2
+    _m_props $u ActiveState,SubState,Result,ExecMainStatus,StatusText,StatusErrno
+    _m_expect_journal $u 'Got notification message from PID [0-9]+ \(STOPPING=1, STATUS=No such file or directory \(os error 2\), ERRNO=2\)$'
+    _m_expect_journal $u "Failed with result 'exit-code'"
+    e2e_assert_no_journal $u 'Got notification message .*READY=1'
+}
+
+# ---------------------------------------------------------------- 4. watchdog
+
+# A healthy service with WatchdogSec=1 stays up over 3.5 intervals, pinging.
+_m_watchdog_healthy() {
+    local fixture=$1 u=$2 pid n
+    local E2E_SUBST_FIXTURE=$fixture
+    _m_bin "$fixture"
+    e2e_install_unit matrix-watchdog.service $u
+    e2e_start $u
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u WatchdogUSec 1s
+    pid=$(e2e_show $u MainPID)
+    _m_hold $u MainPID "$pid" 3.5
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u SubState running
+    e2e_assert_property $u NRestarts 0
+    _m_say "3.5 s (3.5 watchdog intervals) later:"
+    _m_props $u ActiveState,SubState,MainPID,NRestarts,WatchdogUSec,WatchdogTimestampMonotonic
+    n=$(e2e_journal_count $u "Got notification message from PID $pid \(WATCHDOG=1\)$")
+    ((n >= 5)) || e2e_fail "only $n WATCHDOG=1 notifications in 3.5 s"
+    _m_say "$n WATCHDOG=1 notifications; the first three:"
+    _m_jlines $u 'Got notification message .*\(WATCHDOG=1\)$' | head -n 3
+    e2e_assert_no_journal $u 'Watchdog timeout'
+    e2e_stop $u
+}
+
+# The first run stalls after READY (BLOCK_MS): killed with SIGABRT, Result=watchdog,
+# restarted (Restart=on-watchdog, NRestarts=1); the second run is healthy.
+_m_watchdog_stall() {
+    local fixture=$1 u=$2 pid1 pid2
+    local E2E_SUBST_FIXTURE=$fixture E2E_SUBST_MARKER=$u.stalled
+    _m_bin "$fixture"
+    e2e_install_unit matrix-watchdog-stall.service $u
+    e2e_start $u
+    pid1=$(e2e_show $u MainPID)
+    _m_say "first run, main PID $pid1, main task blocked for 10 s after READY"
+    # RestartSec=1 leaves a second to see the failed run's result.
+    e2e_wait_for_property $u Result watchdog 10
+    _m_props $u ActiveState,SubState,Result,NRestarts,ExecMainPID,ExecMainCode,ExecMainStatus
+    e2e_wait_for_property $u NRestarts 1 10
+    e2e_wait_for_property $u ActiveState active 10
+    e2e_assert_property $u SubState running
+    pid2=$(e2e_show $u MainPID)
+    [ "$pid2" != "$pid1" ] || e2e_fail "same main PID $pid1 after the restart"
+    _m_hold $u MainPID "$pid2" 2.5
+    e2e_assert_property $u NRestarts 1
+    e2e_assert_property $u ActiveState active
+    _m_say "restarted, healthy for 2.5 s:"
+    _m_props $u ActiveState,SubState,MainPID,NRestarts,Result
+    _m_expect_journal $u 'Watchdog timeout \(limit 1s\)!'
+    _m_expect_journal $u "Killing process $pid1 \(fixture-[a-z]+\) with signal SIGABRT"
+    _m_expect_journal $u 'Main process exited, code=(killed|dumped), status=6/ABRT'
+    _m_expect_journal $u "Failed with result 'watchdog'"
+    _m_expect_journal $u 'Scheduled restart job, restart counter is at 1'
+    _m_expect_journal $u "Got notification message from PID $pid2 \(WATCHDOG=1\)$"
+    e2e_stop $u
+}
+
+case_m4_watchdog_async_healthy() { _m_watchdog_healthy fixture-async matrix-wd-async.service; }
+case_m4_watchdog_async_stalled() { _m_watchdog_stall fixture-async matrix-wd-async-stall.service; }
+case_m4_watchdog_sync_healthy() { _m_watchdog_healthy fixture-sync matrix-wd-sync.service; }
+case_m4_watchdog_sync_stalled() { _m_watchdog_stall fixture-sync matrix-wd-sync-stall.service; }
+
+# ---------------------------------------------------------------- 5. reload
+
+# _m_reload_twice UNIT sync|async: two reloads (the service takes 500 ms, RELOAD_MS),
+# same main PID, RELOADING=1 + MONOTONIC_USEC then READY=1 each time. "sync": the reload
+# job must wait for READY=1 (Type=notify-reload). "async" (ExecReload=kill -HUP): the job
+# may end when kill exits, before the service has even read the signal; then wait for the
+# READY=1 before going on.
+_m_reload_twice() {
+    local u=$1 mode=$2 pid t0 ms n
+    pid=$(e2e_show $u MainPID)
+    for n in 1 2; do
+        t0=$(_e2e_now)
+        e2e_reload $u 20 || e2e_fail "systemctl reload #$n failed or hung: $(e2e_show_line $u)"
+        ms=$(_m_elapsed_ms "$t0")
+        if [ "$mode" = sync ]; then
+            ((ms >= 500)) || e2e_fail "systemctl reload #$n returned after $ms ms, before the service's READY=1 (reload takes 500 ms)"
+            _m_say "systemctl reload #$n returned after $ms ms (the reload takes 500 ms)"
+        else
+            _m_say "systemctl reload #$n returned after $ms ms ($( ((ms >= 500)) && echo "the job waited for READY=1" || echo "the job ended with kill, before READY=1"))"
+            _m_wait_journal_count $u "Got notification message from PID $pid \(READY=1, STATUS=Running\)$" $((n + 1))
+            e2e_wait_for_property $u SubState running 10
+        fi
+        e2e_assert_property $u ActiveState active
+        e2e_assert_property $u SubState running
+        e2e_assert_property $u MainPID "$pid"
+        e2e_assert_property $u StatusText Running
+    done
+    _m_props $u ActiveState,SubState,MainPID,StatusText,NRestarts
+    [ "$(e2e_journal_count $u "Got notification message from PID $pid \(RELOADING=1, MONOTONIC_USEC=[0-9]+\)$")" = 2 ] ||
+        e2e_fail "expected 2 'RELOADING=1, MONOTONIC_USEC=' datagrams"
+    [ "$(e2e_journal_count $u "Got notification message from PID $pid \(READY=1, STATUS=Running\)$")" = 3 ] ||
+        e2e_fail "expected 3 'READY=1, STATUS=Running' (start + 2 reloads)"
+    _m_jlines $u "Got notification message|Changed (running|reload)|reload finished|Reloaded|Control process exited"
+}
+
+case_m5_notify_reload() {
+    e2e_require_systemd 253
+    local u=matrix-notify-reload.service
+    _m_bin fixture-async
+    e2e_install_unit $u
+    e2e_start $u
+    e2e_assert_property $u Type notify-reload
+    _m_props $u Type,ReloadSignal
+    _m_reload_twice $u sync
+    e2e_assert_journal $u 'Changed running -> reload-signal'
+    e2e_assert_journal $u 'Changed reload-signal -> reload-notify'
+    e2e_assert_journal $u 'Changed reload-notify -> running'
+    e2e_stop $u
+}
+
+# The setup for managers without notify-reload, on every version. kill -HUP is
+# asynchronous (systemd.service(5) warns about it): whether the reload job waits for the
+# service's READY=1 depends on whether its RELOADING=1 reaches the manager before kill's
+# exit does. Either way the reload completes and the service stays up.
+case_m5_reload_exec_kill_hup() {
+    local u=matrix-reload-hup.service
+    _m_bin fixture-async
+    e2e_install_unit $u
+    e2e_start $u
+    _m_props $u Type,ExecReload
+    _m_reload_twice $u async
+    e2e_assert_journal $u 'Control process exited, code=exited, status=0/SUCCESS'
+    e2e_assert_journal $u 'Changed reload(-notify)? -> running'
+    e2e_stop $u
+}
+
+# The tokio-server example with its own unit file (Type=notify-reload; on < 253 with the
+# drop-in its comment describes): greeting before and after a reload, same main PID.
+case_m5_tokio_server_reload() {
+    local u=tokio-server.service port pid line
+    _m_example tokio-server
+    port=$(_m_free_port)
+    local E2E_SUBST_PORT=$port
+    echo "hello from e2e, config 1" >"$E2E_SCRATCH/greeting"
+    E2E_NO_RELOAD=1 e2e_install_unit "$E2E_REPO/examples/tokio-server/tokio-server.service"
+    E2E_NO_RELOAD=1 e2e_install_dropin $u matrix <"$E2E_DIR/units/matrix-tokio-server.service.conf"
+    if ! e2e_systemd_at_least 253; then
+        E2E_NO_RELOAD=1 e2e_install_dropin $u matrix-252 <"$E2E_DIR/units/matrix-tokio-server-252.conf"
+    fi
+    e2e_daemon_reload
+    _m_keep $u
+    e2e_start $u
+    e2e_assert_property $u StatusText "Accepting connections on 127.0.0.1:$port"
+    pid=$(e2e_show $u MainPID)
+    _m_props $u Type,ActiveState,SubState,StatusText,MainPID,WatchdogUSec
+    line=$(_m_tcp_line "$port")
+    e2e_assert_eq "hello from e2e, config 1" "$line" "greeting on 127.0.0.1:$port"
+    _m_say "127.0.0.1:$port says: $line"
+    echo "hello from e2e, config 2" >"$E2E_SCRATCH/greeting"
+    e2e_reload $u 20 || e2e_fail "systemctl reload failed or hung: $(e2e_show_line $u)"
+    # (With ExecReload=kill -HUP the job may end before the service reloaded.)
+    e2e_wait_for_journal $u "Got notification message from PID $pid \(RELOADING=1, MONOTONIC_USEC=[0-9]+\)$" 10
+    _m_wait_journal_count $u "Got notification message from PID $pid \(READY=1, STATUS=Accepting connections\)$" 2
+    e2e_wait_for_property $u SubState running 10
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u MainPID "$pid"
+    line=$(_m_tcp_line "$port")
+    e2e_assert_eq "hello from e2e, config 2" "$line" "greeting after reload"
+    _m_say "after systemctl reload, 127.0.0.1:$port says: $line"
+    _m_expect_journal $u "Got notification message from PID $pid \(RELOADING=1, MONOTONIC_USEC=[0-9]+\)$"
+    _m_expect_journal $u "Got notification message from PID $pid \(READY=1, STATUS=Accepting connections\)$"
+    e2e_stop $u
+    e2e_assert_property $u Result success
+    e2e_assert_property $u ExecMainStatus 0
+    _m_props $u ActiveState,Result,ExecMainStatus
+    _m_expect_journal $u "Got notification message from PID $pid \(STOPPING=1, STATUS=Draining connections\)$"
+    _m_expect_journal $u "Got notification message from PID $pid \(STATUS=Draining [0-9]+ connections\)$"
+}
+
+# ---------------------------------------------------------------- 6. EXTEND_TIMEOUT_USEC
+
+case_m6_extend_timeout() {
+    local u=matrix-extend.service usec n
+    _m_bin fixture-async
+    e2e_install_unit $u
+    e2e_assert_property $u TimeoutStartUSec 2s
+    e2e_start $u 30 || e2e_fail "start failed: $(e2e_show_line $u)"
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u Result success
+    e2e_assert_property $u NRestarts 0
+    _m_props $u TimeoutStartUSec,ActiveState,SubState,StatusText,Result
+    usec=$(_m_usec_between $u ExecMainStartTimestampMonotonic ActiveEnterTimestampMonotonic)
+    ((usec >= 5000000)) || e2e_fail "active after $usec µs, before the 5 s init ended"
+    _m_say "active $((usec / 1000)) ms after exec, with TimeoutStartSec=2"
+    n=$(e2e_journal_count $u 'Got notification message from PID [0-9]+ \(EXTEND_TIMEOUT_USEC=3000000\)$')
+    ((n >= 4)) || e2e_fail "only $n EXTEND_TIMEOUT_USEC notifications"
+    _m_jlines $u 'Got notification message'
+    e2e_assert_no_journal $u 'timed out'
+    e2e_stop $u
+}
+
+case_m6_timeout_control() {
+    local u=matrix-timeout.service rc=0 usec
+    _m_bin fixture-async
+    e2e_install_unit $u
+    e2e_start $u 30 || rc=$?
+    [ "$rc" != 0 ] || e2e_fail "start succeeded without EXTEND_TIMEOUT_USEC"
+    e2e_wait_for_property $u ActiveState failed 10
+    e2e_assert_property $u Result timeout
+    _m_props $u TimeoutStartUSec,ActiveState,SubState,Result
+    usec=$(_m_usec_between $u ExecMainStartTimestampMonotonic InactiveEnterTimestampMonotonic)
+    _m_say "failed $((usec / 1000)) ms after exec (TimeoutStartSec=2, then TimeoutStopSec=1)"
+    _m_expect_journal $u 'start operation timed out. Terminating.'
+    _m_expect_journal $u "Failed with result 'timeout'"
+    e2e_assert_no_journal $u 'Got notification message .*READY=1'
+}
+
+# ---------------------------------------------------------------- 7. MAINPID and the fd store
+
+case_m7_mainpid_handover() {
+    local u=matrix-mainpid.service main exec comm
+    _m_bin fixture-mainpid
+    e2e_install_unit $u
+    _m_keep $u
+    e2e_start $u
+    main=$(e2e_show $u MainPID)
+    # The PID the manager forked for ExecStart= (ExecMainPID follows the new main PID).
+    exec=$(e2e_journal $u | sed -n 's/.*: Forked .*fixture-mainpid as \([0-9][0-9]*\)$/\1/p' | tail -n 1)
+    [ -n "$exec" ] || e2e_fail "no 'Forked … as N' line for the fixture"
+    [ "$main" != "$exec" ] || e2e_fail "MainPID is still the forked PID $exec"
+    _m_jlines $u "Forked .* as $exec$"
+    e2e_assert_property $u StatusText "main pid handed over from $exec to $main"
+    e2e_assert_property $u ActiveState active
+    comm=$(e2e_in cat "/proc/$main/comm")
+    e2e_assert_eq sleep "$comm" "command of the new main PID $main"
+    _m_expect_journal $u "Got notification message from PID $exec \(READY=1, MAINPID=$main, STATUS=main pid handed over from $exec to $main\)$"
+    _m_expect_journal $u "New main PID $main "
+    # The fixture exits after the barrier; the unit stays up with the child.
+    e2e_wait_for_journal $u "Child $exec belongs to $u" 5
+    _m_jlines $u "Child $exec belongs"
+    e2e_in test ! -e "/proc/$exec" || e2e_fail "the fixture (PID $exec) is still running"
+    _m_hold $u MainPID "$main" 1
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u SubState running
+    _m_say "the fixture (PID $exec) has exited; main process $main is '$comm':"
+    _m_props $u ActiveState,SubState,MainPID,ExecMainPID,StatusText
+    e2e_assert_property $u ExecMainPID "$main"
+    e2e_stop $u
+    e2e_assert_property $u Result success
+    _m_props $u ActiveState,Result
+    _m_jlines $u "process $main \(sleep\)"
+}
+
+# The two fds stored at the first start; returns "PORT CREATOR".
+_m_fdstore_first() {
+    local u=$1 status re='^fd store: state new: created by pid ([0-9]+), start 1; listener new: 127\.0\.0\.1:([0-9]+)$'
+    status=$(e2e_show $u StatusText)
+    [[ $status =~ $re ]] || e2e_fail "first start: StatusText '$status'"
+    echo "${BASH_REMATCH[2]} ${BASH_REMATCH[1]}"
+}
+
+# Stored at the first start; back after `systemctl restart` (252 and 254); gone after
+# stop + start (the store is released when the unit stops with no restart pending).
+case_m7_fdstore_restart() {
+    local u=matrix-fdstore.service port creator pid1 pid2 first
+    _m_bin fixture-fdstore
+    e2e_install_unit $u
+    _m_keep $u # (released at the stop by the manager's rule, not because it unloaded the unit)
+    e2e_start $u
+    pid1=$(e2e_show $u MainPID)
+    first=$(_m_fdstore_first $u)
+    read -r port creator <<<"$first"
+    e2e_assert_eq "$pid1" "$creator" "creator of the state memfd"
+    e2e_assert_property $u NFileDescriptorStore 2
+    _m_props $u FileDescriptorStoreMax,NFileDescriptorStore,MainPID,StatusText
+    _m_expect_journal $u "Got notification message from PID $pid1 \(FDSTORE=1, FDNAME=state\)$"
+    _m_expect_journal $u 'Added fd [0-9]+ \(state\) to fd store'
+    _m_expect_journal $u 'Added fd [0-9]+ \(listener\) to fd store'
+
+    e2e_restart $u || e2e_fail "restart failed: $(e2e_show_line $u)"
+    pid2=$(e2e_show $u MainPID)
+    [ "$pid2" != "$pid1" ] || e2e_fail "same main PID after restart"
+    e2e_assert_property $u StatusText "fd store: state from the store: created by pid $pid1, start 2; listener from the store: 127.0.0.1:$port"
+    _m_say "after systemctl restart:"
+    _m_props $u NFileDescriptorStore,MainPID,StatusText
+    _m_expect_journal $u 'Passing 2 fds to service'
+
+    e2e_stop $u
+    _m_expect_journal $u 'Releasing all stored fds'
+    e2e_start $u
+    e2e_assert_property $u StatusText "~^fd store: state new: created by pid $(e2e_show $u MainPID), start 1; listener new: "
+    _m_say "after systemctl stop + start (store released at the stop):"
+    _m_props $u NFileDescriptorStore,MainPID,StatusText
+    e2e_stop $u
+}
+
+# A crash with Restart=on-failure gives the stored fds back (252 and 254).
+case_m7_fdstore_crash_restart() {
+    local u=matrix-fdstore-crash.service port creator pid1 pid2 first
+    _m_bin fixture-fdstore
+    e2e_install_unit $u
+    e2e_start $u
+    pid1=$(e2e_show $u MainPID)
+    first=$(_m_fdstore_first $u)
+    read -r port creator <<<"$first"
+    _m_props $u MainPID,StatusText,NFileDescriptorStore
+    e2e_wait_for_property $u NRestarts 1 10
+    e2e_wait_for_property $u StatusText "fd store: state from the store: created by pid $pid1, start 2; listener from the store: 127.0.0.1:$port" 10
+    e2e_wait_for_property $u ActiveState active 10
+    pid2=$(e2e_show $u MainPID)
+    [ "$pid2" != "$pid1" ] || e2e_fail "same main PID after the crash"
+    _m_say "after the crash and the automatic restart:"
+    _m_props $u ActiveState,SubState,NRestarts,MainPID,StatusText,NFileDescriptorStore
+    _m_expect_journal $u "Main process exited, code=exited, status=3/NOTIMPLEMENTED"
+    _m_expect_journal $u "Failed with result 'exit-code'"
+    _m_expect_journal $u 'Scheduled restart job, restart counter is at 1'
+    _m_expect_journal $u 'Passing 2 fds to service'
+    e2e_stop $u
+}
+
+# systemd >= 254: FileDescriptorStorePreserve=yes keeps the store over stop + start.
+case_m7_fdstore_preserve() {
+    e2e_require_systemd 254
+    local u=matrix-fdstore.service port creator pid1 first
+    _m_bin fixture-fdstore
+    E2E_NO_RELOAD=1 e2e_install_unit $u
+    e2e_install_dropin $u preserve <<<$'[Service]\nFileDescriptorStorePreserve=yes'
+    # "yes": kept until the unit is unloaded; an unreferenced dead unit is unloaded at once.
+    _m_keep $u
+    e2e_start $u
+    pid1=$(e2e_show $u MainPID)
+    first=$(_m_fdstore_first $u)
+    read -r port creator <<<"$first"
+    e2e_stop $u
+    e2e_assert_property $u NFileDescriptorStore 2
+    e2e_assert_property $u SubState dead-resources-pinned
+    _m_props $u FileDescriptorStorePreserve,ActiveState,SubState,NFileDescriptorStore
+    e2e_start $u
+    e2e_assert_property $u StatusText "fd store: state from the store: created by pid $pid1, start 2; listener from the store: 127.0.0.1:$port"
+    _m_say "after systemctl stop + start with FileDescriptorStorePreserve=yes:"
+    _m_props $u MainPID,StatusText
+    e2e_assert_no_journal $u 'Releasing all stored fds'
+    e2e_stop $u
+}
+
+# ---------------------------------------------------------------- 8. socket activation
+
+# examples/socket-activated with its .socket unit (port changed by a drop-in): the first
+# connection starts the service, which answers on the listener systemd passed it (it would
+# bind 7879 itself otherwise).
+case_m8_socket_activated() {
+    local s=socket-activated.socket u=socket-activated.service port line pid
+    _m_example socket-activated
+    port=$(_m_free_port)
+    local E2E_SUBST_PORT=$port
+    E2E_NO_RELOAD=1 e2e_install_unit "$E2E_REPO/examples/socket-activated/$s"
+    E2E_NO_RELOAD=1 e2e_install_unit "$E2E_REPO/examples/socket-activated/$u"
+    E2E_NO_RELOAD=1 e2e_install_dropin $s matrix <"$E2E_DIR/units/matrix-socket-activated.socket.conf"
+    E2E_NO_RELOAD=1 e2e_install_dropin $u matrix <"$E2E_DIR/units/matrix-socket-activated.service.conf"
+    e2e_daemon_reload
+    e2e_start $s
+    e2e_assert_property $s ActiveState active
+    e2e_assert_property $s SubState listening
+    e2e_assert_property $s Listen "127.0.0.1:$port (Stream)"
+    e2e_assert_property $u ActiveState inactive
+    _m_props $s ActiveState,SubState,Listen,FileDescriptorName
+    _m_props $u ActiveState
+    line=$(_m_tcp_line "$port")
+    [[ $line =~ ^hello\ 127\.0\.0\.1:[0-9]+\ from\ a\ socket-activated\ service$ ]] ||
+        e2e_fail "reply on 127.0.0.1:$port: '$line'"
+    _m_say "127.0.0.1:$port answered: $line"
+    e2e_wait_for_property $u ActiveState active 10
+    e2e_assert_property $u StatusText "Serving the activated socket"
+    e2e_assert_property $s SubState running
+    pid=$(e2e_show $u MainPID)
+    _m_props $u ActiveState,SubState,StatusText,MainPID
+    _m_props $s SubState,NAccepted,NConnections
+    _m_expect_journal $s 'Incoming traffic'
+    _m_expect_journal $u 'Passing 1 fds to service'
+    _m_expect_journal $u "Got notification message from PID $pid \(READY=1, STATUS=Serving the activated socket\)$"
+    # The fd the service answered on is the socket unit's (LISTEN_FDNAMES=http).
+    e2e_in cat "/proc/$pid/environ" | tr '\0' '\n' | grep -E '^LISTEN_(FDS|FDNAMES)=' | sed 's/^/    environ of the service: /'
+    e2e_stop $u
+    e2e_stop $s
+}
+
+# ---------------------------------------------------------------- 9. STATUS injection
+
+# User text with line breaks: the strict API refuses it, the sanitised form is one
+# harmless STATUS. No READY or MAINPID is injected: still activating, same main PID.
+case_m9_status_injection() {
+    local u=matrix-inject.service pid usec shown='user said: x READY=1 MAINPID=1'
+    _m_bin fixture-async
+    e2e_install_unit $u
+    _m_props $u Environment
+    e2e_start_nb $u
+    e2e_wait_for_property $u StatusText "$shown" 10
+    e2e_assert_property $u ActiveState activating
+    e2e_assert_property $u SubState start
+    pid=$(e2e_show $u MainPID)
+    [ "$pid" != 1 ] || e2e_fail "MainPID=1"
+    e2e_assert_property $u ExecMainPID "$pid"
+    _m_say "during init:"
+    _m_props $u ActiveState,SubState,StatusText,MainPID,ExecMainPID
+    _m_hold $u ActiveState activating 1
+    e2e_assert_property $u MainPID "$pid"
+    _m_expect_journal $u "Got notification message from PID $pid \(STATUS=$shown\)$"
+    _m_expect_journal $u 'fixture: status refused: '
+    e2e_wait_for_property $u ActiveState active 10
+    e2e_assert_property $u MainPID "$pid"
+    e2e_assert_property $u StatusText Running
+    _m_say "after init:"
+    _m_props $u ActiveState,SubState,StatusText,MainPID
+    usec=$(_m_usec_between $u ExecMainStartTimestampMonotonic ActiveEnterTimestampMonotonic)
+    ((usec >= 2000000)) || e2e_fail "active after $usec µs, before the 2 s init ended"
+    _m_say "activating for $((usec / 1000)) ms: READY=1 came from the end of init, not from the user text"
+    # The manager lists a datagram's assignments as "(K=V, K=V)": an injected one would
+    # start with "(" or ", "; in the status text they follow a space.
+    [ "$(e2e_journal_count $u 'Got notification message .*(\(|, )READY=1')" = 1 ] ||
+        e2e_fail "READY=1 in more than one datagram"
+    e2e_assert_no_journal $u 'Got notification message .*(\(|, )MAINPID='
+    e2e_assert_no_journal $u 'New main PID'
+    _m_jlines $u 'Got notification message'
+    e2e_stop $u
+}
