@@ -113,6 +113,10 @@ pub fn watchdog_enabled_from(
     Ok(Some(Duration::from_micros(usec)))
 }
 
+/// More descriptors than a process can have open (Linux's default `fs.nr_open`): a larger
+/// `LISTEN_FDS` is malformed, and is refused before anything is allocated for it.
+const MAX_LISTEN_FDS: usize = 1 << 20;
+
 /// A descriptor passed by socket activation, with its name from `FileDescriptorName=`
 /// (`"unknown"` when the manager gave none).
 #[derive(Debug)]
@@ -159,7 +163,7 @@ pub fn listen_fds_from(
     };
     let count = parse_u64(count)
         .and_then(|n| usize::try_from(n).ok())
-        .filter(|&n| n <= (i32::MAX - sys::LISTEN_FDS_START) as usize)
+        .filter(|&n| n <= MAX_LISTEN_FDS)
         .ok_or(EnvError::Invalid { name: "LISTEN_FDS" })?;
     match listen_fdnames {
         None => Ok(vec!["unknown".to_owned(); count]),

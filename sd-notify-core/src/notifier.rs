@@ -417,6 +417,10 @@ impl Notifier {
                 Err(e) => last = e,
             }
         }
+        // A connect that ran out of time is the same bounded wait as a full queue.
+        if last.raw_os_error() == Some(libc::ETIMEDOUT) {
+            return Err(Error::Timeout);
+        }
         Err(last.into())
     }
 }

@@ -131,7 +131,8 @@ fn plain_vsock_falls_back_to_a_stream_listener() {
     loopback("vsock:", libc::SOCK_STREAM);
 }
 
-/// No listener (and, here, maybe no transport): a clean `Error::Io`, bounded, no panic.
+/// No listener (and, here, maybe no transport): a clean `Error::Io`, or `Error::Timeout` when
+/// the connect ran out of the notifier's time; bounded, no panic.
 #[test]
 fn vsock_without_listener_is_an_io_error() {
     for prefix in ["vsock:", "vsock-dgram:", "vsock-seqpacket:", "vsock-stream:"] {
@@ -141,9 +142,10 @@ fn vsock_without_listener_is_an_io_error() {
         let started = Instant::now();
         match notifier.notify(&[State::Ready]) {
             Err(Error::Io(e)) => eprintln!("{prefix}local:1 -> {e} (errno {:?})", e.raw_os_error()),
+            Err(Error::Timeout) => eprintln!("{prefix}local:1 -> timeout"),
             // A datagram transport may accept a datagram nobody will read.
             Ok(()) if prefix == "vsock-dgram:" || prefix == "vsock:" => eprintln!("{prefix}local:1 -> sent"),
-            other => panic!("{prefix}local:1: expected Error::Io, got {other:?}"),
+            other => panic!("{prefix}local:1: expected Error::Io or Error::Timeout, got {other:?}"),
         }
         assert!(started.elapsed() < WAIT, "{prefix}: took {:?}", started.elapsed());
     }

@@ -123,13 +123,20 @@ fn set_option<T>(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int, valu
 /// fails with `EAGAIN`. A zero duration would mean "forever" to the kernel, so it is raised
 /// to one microsecond.
 pub(crate) fn set_send_timeout(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<()> {
+    set_option(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &timeval(timeout))
+}
+
+/// A kernel timeout of at least 1 µs (zero would mean "forever").
+fn timeval(timeout: Duration) -> libc::timeval {
     let timeout = timeout.max(Duration::from_micros(1));
-    let tv = libc::timeval {
+    libc::timeval {
         tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_usec: timeout.subsec_micros() as libc::suseconds_t,
-    };
-    set_option(fd, libc::SOL_SOCKET, libc::SO_SNDTIMEO, &tv)
+    }
 }
+
+/// `<linux/vm_sockets.h>`: SO_VM_SOCKETS_CONNECT_TIMEOUT (the `struct timeval` form, 64-bit).
+const SO_VM_SOCKETS_CONNECT_TIMEOUT: libc::c_int = 6;
 
 /// Raises the send buffer as libsystemd does (8 MiB); failure is harmless and ignored.
 pub(crate) fn grow_send_buffer(fd: BorrowedFd<'_>) {
@@ -262,6 +269,8 @@ pub(crate) fn vsock_connect(
     // SAFETY: socket() has no memory preconditions.
     let fd = owned(cvt(unsafe { libc::socket(libc::AF_VSOCK, sock_type | libc::SOCK_CLOEXEC, 0) })?);
     set_send_timeout(fd.as_fd(), timeout)?;
+    // connect() waits by its own timer (2 s by default); bound it by the same timeout.
+    set_option(fd.as_fd(), libc::AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &timeval(timeout))?;
     // SAFETY: sockaddr_vm is plain old data; all-zero is valid.
     let mut addr: libc::sockaddr_vm = unsafe { mem::zeroed() };
     addr.svm_family = libc::AF_VSOCK as libc::sa_family_t;
@@ -410,7 +419,11 @@ pub(crate) fn claim_listen_fds(count: usize) -> io::Result<Vec<OwnedFd>> {
     // no OwnedFd exists yet, so the error does not close the others behind the caller's back.
     for raw in (LISTEN_FDS_START..).take(count) {
         // SAFETY: F_SETFD has no memory preconditions; on a closed descriptor it fails (EBADF).
-        cvt(unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) })?;
+        if let Err(e) = cvt(unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) }) {
+            // Nothing was taken: a later call may try again.
+            LISTEN_FDS_CLAIMED.store(false, Ordering::SeqCst);
+            return Err(e);
+        }
     }
     let fds = (LISTEN_FDS_START..)
         .take(count)
