@@ -116,7 +116,12 @@ fn equals(meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Token![=]>> {
 
 /// A `STATUS=` text: checked here because systemd would misread these characters.
 fn status_text(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitStr> {
-    let lit = string(meta, key, "loading config")?;
+    let example = match key {
+        "starting" => "loading config",
+        "running" => "serving",
+        _ => "draining",
+    };
+    let lit = string(meta, key, example)?;
     let value = lit.value();
     let why = if value.contains(['\n', '\r']) {
         "a line break: systemd would read the rest as another assignment, such as `READY=1`"

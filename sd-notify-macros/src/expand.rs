@@ -18,8 +18,10 @@ pub(crate) fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let mut errors = Vec::new();
     let args = Args::parse(args).map_err(|e| errors.push(e)).ok();
-    let body = ready::take_markers(&mut item, &mut errors);
+    let mut marker_errors = Vec::new();
+    let body = ready::take_markers(&mut item, &mut marker_errors);
     valid::check(&item, args.as_ref(), &mut errors);
+    errors.append(&mut marker_errors); // in source order: options, signature, body
     match args {
         Some(args) if errors.is_empty() => generate(&args, item, body),
         _ => with_errors(fallback(item, body), errors),

@@ -61,6 +61,17 @@ fn is_service(ty: &Type) -> bool {
 /// Checks the signature (and, with the options, `reload`), pushing what is wrong.
 pub(crate) fn check(item: &ItemFn, args: Option<&Args>, errors: &mut Vec<Error>) {
     let sig = &item.sig;
+
+    if let Some(args) = args {
+        if let (Some((true, span)), true) = (args.reload, sig.inputs.is_empty()) {
+            errors.push(Error::new(
+                span,
+                "`reload` needs the fn to take the handle, `service: sd_notify_core::Service`: \
+                 reloads arrive through `service.reload_requested()`",
+            ));
+        }
+    }
+
     let mut fail = |tokens: &dyn ToTokens, message: &str| errors.push(Error::new_spanned(tokens, message));
 
     if let Some(token) = &sig.constness {
@@ -105,16 +116,6 @@ pub(crate) fn check(item: &ItemFn, args: Option<&Args>, errors: &mut Vec<Error>)
             &quote!(#(#extra),*),
             "a #[sd_service] fn takes at most one parameter, the handle: `service: sd_notify_core::Service`",
         );
-    }
-
-    if let Some(args) = args {
-        if let (Some((true, span)), true) = (args.reload, sig.inputs.is_empty()) {
-            errors.push(Error::new(
-                span,
-                "`reload` needs the fn to take the handle, `service: sd_notify_core::Service`: \
-                 reloads arrive through `service.reload_requested()`",
-            ));
-        }
     }
 
     if let Some(token) = &sig.asyncness {
