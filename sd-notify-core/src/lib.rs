@@ -62,7 +62,7 @@ mod env;
 mod error;
 mod message;
 mod notifier;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
 mod receiver;
 mod service;
 mod state;
@@ -79,7 +79,7 @@ pub use message::{MAX_MESSAGE_LEN, Message, sanitize_status};
 pub use notifier::{
     DEFAULT_SEND_TIMEOUT, MAX_FDS, Notifier, barrier, default_notifier, notify, send, send_as, send_with_fds,
 };
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
 pub use receiver::{DropReason, Notification, Receiver, split_lines_as_252};
 pub use service::{EXIT_BARRIER_TIMEOUT, ReloadRequested, Service, Shutdown};
 pub use state::{MAX_FDNAME_LEN, NotifyAccess, State};

@@ -407,7 +407,7 @@ pub(crate) fn recv_msg(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Receive
 static LISTEN_FDS_CLAIMED: AtomicBool = AtomicBool::new(false);
 
 /// The first descriptor passed by socket activation.
-pub(crate) const LISTEN_FDS_START: RawFd = 3;
+const LISTEN_FDS_START: RawFd = 3;
 
 /// Takes ownership of descriptors 3..3+count that socket activation passed to this process,
 /// marking each close-on-exec. Only the first call succeeds (`EALREADY` after).

@@ -2,7 +2,7 @@
 //! `Unsupported`. `notify()` without `NOTIFY_SOCKET` never gets here and stays a no-op.
 
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 fn unsupported<T>() -> io::Result<T> {
@@ -40,7 +40,6 @@ pub(crate) const VSOCK_DGRAM: i32 = 0;
 pub(crate) const VSOCK_SEQPACKET: i32 = 1;
 pub(crate) const VSOCK_STREAM: i32 = 2;
 pub(crate) const POLLHUP: i16 = 0x10;
-pub(crate) const LISTEN_FDS_START: RawFd = 3;
 
 pub(crate) fn unix_dgram_socket() -> io::Result<OwnedFd> {
     unsupported()
