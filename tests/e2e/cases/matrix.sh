@@ -711,3 +711,54 @@ case_m9_status_injection() {
     _m_jlines $u 'Got notification message'
     e2e_stop $u
 }
+
+# ---------------------------------------------------------------- 10. the other examples
+
+# examples/sync-worker with its unit file (WatchdogSec=60, Restart=on-watchdog): a job
+# dropped into the spool is processed and counted in STATUS; a clean stop.
+case_m10_example_sync_worker() {
+    local u=sync-worker.service pid
+    _m_example sync-worker
+    E2E_NO_RELOAD=1 e2e_install_unit "$E2E_REPO/examples/sync-worker/$u"
+    e2e_install_dropin $u matrix <"$E2E_DIR/units/matrix-sync-worker.service.conf"
+    _m_keep $u
+    e2e_start $u
+    e2e_assert_property $u StatusText Idle
+    e2e_assert_property $u WatchdogUSec 1min
+    pid=$(e2e_show $u MainPID)
+    _m_props $u ActiveState,SubState,StatusText,WatchdogUSec
+    printf 'work' >"$E2E_SCRATCH/spool/e2e.job.tmp"
+    mv "$E2E_SCRATCH/spool/e2e.job.tmp" "$E2E_SCRATCH/spool/e2e.job"
+    e2e_wait_for_property $u StatusText "1 jobs done" 10
+    _m_props $u StatusText
+    _m_expect_journal $u "Got notification message from PID $pid \(STATUS=Opening spool\)$"
+    _m_expect_journal $u "Got notification message from PID $pid \(READY=1, STATUS=Idle\)$"
+    _m_expect_journal $u "Got notification message from PID $pid \(STATUS=1 jobs done\)$"
+    _m_expect_journal $u "processed .*/spool/e2e.job \(4 bytes\)"
+    e2e_stop $u
+    e2e_assert_property $u Result success
+    e2e_assert_property $u ExecMainStatus 0
+    _m_props $u ActiveState,Result,ExecMainStatus
+    _m_expect_journal $u "Got notification message from PID $pid \(STOPPING=1, STATUS=Stopping\)$"
+}
+
+# examples/pollster-service with its unit file: another executor, the same life cycle.
+case_m10_example_pollster() {
+    local u=pollster-service.service pid
+    _m_example pollster-service
+    E2E_NO_RELOAD=1 e2e_install_unit "$E2E_REPO/examples/pollster-service/$u"
+    e2e_install_dropin $u matrix <"$E2E_DIR/units/matrix-pollster-service.service.conf"
+    _m_keep $u
+    e2e_start $u
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u StatusText "Waiting for work"
+    pid=$(e2e_show $u MainPID)
+    _m_props $u ActiveState,SubState,StatusText
+    e2e_stop $u
+    e2e_assert_property $u Result success
+    e2e_assert_property $u ExecMainStatus 0
+    _m_props $u ActiveState,Result,ExecMainStatus
+    _m_expect_journal $u "Got notification message from PID $pid \(READY=1, STATUS=Waiting for work\)$"
+    _m_expect_journal $u "Got notification message from PID $pid \(STOPPING=1, STATUS=Finishing\)$"
+    _m_expect_journal $u "stop requested; cleaning up"
+}
