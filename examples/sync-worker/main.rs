@@ -23,7 +23,7 @@ fn main(service: Service) -> io::Result<()> {
             Some(job) => {
                 process(&job)?;
                 done += 1;
-                status!("{done} jobs done")?;
+                status!("jobs done: {done}")?;
             }
             None => std::thread::sleep(Duration::from_millis(200)),
         }

@@ -729,11 +729,11 @@ case_m10_example_sync_worker() {
     _m_props $u ActiveState,SubState,StatusText,WatchdogUSec
     printf 'work' >"$E2E_SCRATCH/spool/e2e.job.tmp"
     mv "$E2E_SCRATCH/spool/e2e.job.tmp" "$E2E_SCRATCH/spool/e2e.job"
-    e2e_wait_for_property $u StatusText "1 jobs done" 10
+    e2e_wait_for_property $u StatusText "jobs done: 1" 10
     _m_props $u StatusText
     _m_expect_journal $u "Got notification message from PID $pid \(STATUS=Opening spool\)$"
     _m_expect_journal $u "Got notification message from PID $pid \(READY=1, STATUS=Idle\)$"
-    _m_expect_journal $u "Got notification message from PID $pid \(STATUS=1 jobs done\)$"
+    _m_expect_journal $u "Got notification message from PID $pid \(STATUS=jobs done: 1\)$"
     _m_expect_journal $u "processed .*/spool/e2e.job \(4 bytes\)"
     e2e_stop $u
     e2e_assert_property $u Result success
