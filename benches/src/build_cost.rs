@@ -270,7 +270,7 @@ pub fn markdown(r: &Report) -> String {
         }
     }
     s += &format!(
-        "- one lock file for both: {}\n- each build from an empty target directory, `cargo build --offline -p <crate>` (and `--release`), `CARGO_INCREMENTAL=0`, default jobs; {} repetitions, alternating which crate goes first.\n",
+        "- one lock file for both: {}\n- each build from an empty target directory, `cargo build --offline -p <crate>` (and `--release`), `CARGO_INCREMENTAL=0`, default jobs; {} repetitions, alternating which crate goes first.\n- a proc-macro crate and its dependencies are built for the host as build units, which cargo does not optimise even with `--release` (`build-override` defaults to `opt-level = 0`): that is why release costs about what debug does.\n",
         r.versions.join(", "),
         r.reps
     );

@@ -39,6 +39,10 @@ pub struct Cell {
     pub ns: Vec<f64>,
     /// ns/op divided by the floor's ns/op in the same round and for the same payload.
     pub ratio: Vec<f64>,
+    /// CPU ns/op of the sending thread (`CLOCK_THREAD_CPUTIME_ID`), every round.
+    pub cpu: Vec<f64>,
+    /// CPU ns/op divided by the floor's in the same round.
+    pub cpu_ratio: Vec<f64>,
     /// Voluntary context switches of the sender per notification, every round.
     pub blocked: Vec<f64>,
     /// Why it was not measured.
@@ -108,15 +112,18 @@ pub fn measure(exe: &Path, cfg: Config, kind: &'static str) -> Result<Table, Str
     let stdout = child.stdout.take().ok_or("no stdout")?;
     for line in BufReader::new(stdout).lines() {
         let line = line.map_err(|e| e.to_string())?;
-        let f: Vec<&str> = line.splitn(6, ' ').collect();
+        let f: Vec<&str> = line.splitn(7, ' ').collect();
         let lookup = |i: &str, p: &str| -> Option<(usize, usize)> {
             Some((index_of(Impl::from_key(i)?), payload_index(Payload::from_key(p)?)))
         };
         match f.as_slice() {
-            ["ROUND", _r, i, p, ns, csw] => {
-                if let (Some(k), Ok(ns), Ok(csw)) = (lookup(i, p), ns.parse::<f64>(), csw.parse::<f64>()) {
+            ["ROUND", _r, i, p, ns, cpu, csw] => {
+                if let (Some(k), Ok(ns), Ok(cpu), Ok(csw)) =
+                    (lookup(i, p), ns.parse::<f64>(), cpu.parse::<f64>(), csw.parse::<f64>())
+                {
                     let cell = table.cells.entry(k).or_default();
                     cell.ns.push(ns);
+                    cell.cpu.push(cpu);
                     cell.blocked.push(csw);
                 }
             }
@@ -137,10 +144,15 @@ pub fn measure(exe: &Path, cfg: Config, kind: &'static str) -> Result<Table, Str
     table.received = drain.wait_for(before + table.sent, Duration::from_secs(5)) - before;
     // Ratios to the floor, round by round.
     for p in 0..Payload::ALL.len() {
-        let floor = table.cells.get(&(index_of(Impl::Floor), p)).map(|c| c.ns.clone()).unwrap_or_default();
+        let (floor, floor_cpu) = table
+            .cells
+            .get(&(index_of(Impl::Floor), p))
+            .map(|c| (c.ns.clone(), c.cpu.clone()))
+            .unwrap_or_default();
         for ((_, q), cell) in table.cells.iter_mut() {
             if *q == p {
                 cell.ratio = cell.ns.iter().zip(&floor).map(|(a, f)| a / f).collect();
+                cell.cpu_ratio = cell.cpu.iter().zip(&floor_cpu).map(|(a, f)| a / f).collect();
             }
         }
     }
@@ -189,6 +201,7 @@ pub fn child(rounds: usize, n: usize) -> Result<(), String> {
             for i in idx {
                 let (imp, payload, s) = &mut senders[i];
                 let csw0 = voluntary_switches();
+                let cpu0 = thread_cpu_ns();
                 let start = Instant::now();
                 let mut failed = None;
                 for _ in 0..n {
@@ -199,9 +212,12 @@ pub fn child(rounds: usize, n: usize) -> Result<(), String> {
                     sent += 1;
                 }
                 let ns = start.elapsed().as_nanos() as f64 / n as f64;
+                let cpu = (thread_cpu_ns() - cpu0) as f64 / n as f64;
                 let csw = (voluntary_switches() - csw0) as f64 / n as f64;
                 match failed {
-                    None => println!("ROUND {round} {} {} {ns:.1} {csw:.4}", imp.key(), payload.key()),
+                    None => {
+                        println!("ROUND {round} {} {} {ns:.1} {cpu:.1} {csw:.4}", imp.key(), payload.key())
+                    }
                     Some(e) => println!(
                         "UNSUPPORTED {} {} failed during round {round}: {e}",
                         imp.key(),
@@ -225,18 +241,29 @@ pub fn voluntary_switches() -> i64 {
     ru.ru_nvcsw
 }
 
-/// Median ns/op with the interquartile range, or why not measured.
-pub fn fmt_ns(cell: Option<&Cell>) -> String {
-    match cell {
-        Some(c) if c.unsupported.is_some() && c.ns.is_empty() => "—".into(),
-        Some(c) if !c.ns.is_empty() => {
-            format!("{:.0} ({:.0}–{:.0})", median(&c.ns), quantile(&c.ns, 0.25), quantile(&c.ns, 0.75))
-        }
-        _ => "—".into(),
-    }
+/// CPU time of the calling thread, ns.
+pub fn thread_cpu_ns() -> i64 {
+    // SAFETY: all-zero is a valid timespec; clock_gettime fills it.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer to a timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as i64 * 1_000_000_000 + ts.tv_nsec as i64
 }
 
-/// Median of the per-round ratios to the floor.
+/// Median with the interquartile range, or a dash.
+pub fn fmt_spread(v: &[f64], digits: usize, suffix: &str) -> String {
+    if v.is_empty() {
+        return "—".into();
+    }
+    format!("{:.d$}{suffix} ({:.d$}–{:.d$})", median(v), quantile(v, 0.25), quantile(v, 0.75), d = digits)
+}
+
+/// Median wall ns/op with its interquartile range.
+pub fn fmt_ns(cell: Option<&Cell>) -> String {
+    cell.map_or("—".into(), |c| fmt_spread(&c.ns, 0, ""))
+}
+
+/// Median of the per-round wall-time ratios to the floor.
 pub fn fmt_ratio(cell: Option<&Cell>) -> String {
     match cell {
         Some(c) if !c.ratio.is_empty() => format!("{:.2}×", median(&c.ratio)),
@@ -252,42 +279,49 @@ pub fn markdown(t: &Table, cfg: Config) -> String {
         if t.kind == "abstract" { "abstract" } else { "filesystem path" },
         t.address
     );
-    s += "| implementation |";
-    for p in Payload::ALL {
-        s += &format!(" {} ns/op, median (p25–p75) | × floor |", p.label());
-    }
-    s += "\n|---|";
-    for _ in Payload::ALL {
-        s += "---:|---:|";
-    }
-    s += "\n";
     let mut notes = Vec::new();
-    for imp in Impl::ALL {
-        s += &format!("| {} |", imp.label());
-        for p in Payload::ALL {
+    for p in Payload::ALL {
+        s += &format!(
+            "{}:\n\n| implementation | wall ns/op, median (p25–p75) | × floor, median (p25–p75) | CPU ns/op of the sender | × floor (CPU) | sender blocked / op |\n|---|---:|---:|---:|---:|---:|\n",
+            p.label()
+        );
+        for imp in Impl::ALL {
             let c = t.cell(imp, p);
-            s += &format!(" {} | {} |", fmt_ns(c), fmt_ratio(c));
+            let get = |f: fn(&Cell) -> &Vec<f64>| c.map(f).cloned().unwrap_or_default();
+            s += &format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                imp.label(),
+                fmt_spread(&get(|c| &c.ns), 0, ""),
+                fmt_spread(&get(|c| &c.ratio), 2, "×"),
+                fmt_spread(&get(|c| &c.cpu), 0, ""),
+                get(|c| &c.cpu_ratio)
+                    .first()
+                    .map_or("—".into(), |_| format!("{:.2}×", median(&get(|c| &c.cpu_ratio)))),
+                get(|c| &c.blocked)
+                    .first()
+                    .map_or("—".into(), |_| format!("{:.3}", median(&get(|c| &c.blocked)))),
+            );
             if let Some(reason) = c.and_then(|c| c.unsupported.as_ref()) {
                 let why = if imp == Impl::SdNotify && t.kind == "abstract" {
-                    " (sd-notify 0.5 hands `NOTIFY_SOCKET` to `UnixDatagram::connect` as a path: an `@name` is taken as a relative file name, so abstract addresses are unsupported; see the next table for it)"
+                    " (sd-notify 0.5 hands `NOTIFY_SOCKET` to `UnixDatagram::connect` as a path: an `@name` is taken as a relative file name, so abstract addresses are unsupported; see the path table for it)"
                 } else {
                     ""
                 };
-                notes.push(format!("- {} with {}: not measured: {reason}{why}", imp.label(), p.label()));
+                let note = format!("- {}: not measured: {reason}{why}", imp.label());
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
             }
         }
         s += "\n";
     }
     notes.dedup();
-    let most_blocked =
-        t.cells.values().filter(|c| !c.blocked.is_empty()).map(|c| median(&c.blocked)).fold(0.0, f64::max);
     s += &format!(
-        "\nThe sender hardly ever waited for the receiver: at most {most_blocked:.3} voluntary context switches per notification (median over rounds, worst implementation), so these figures are the senders' own cost, not the receiver's throughput.\n"
-    );
-    s += &format!(
-        "\n{} rounds × {} notifications per implementation and payload, interleaved (order rotated each round); × floor = median over rounds of (ns/op ÷ floor's ns/op in the same round). Child wall time {:.1} s. Datagrams sent {} / received {}{}.\n",
+        "{} rounds × {} notifications per implementation and payload, interleaved (order rotated each round). Wall ns/op: batch wall time ÷ batch size. × floor: median over rounds of (ns/op ÷ the floor's ns/op in the same round). CPU ns/op: the sending thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`) ÷ batch size — not inflated by preemption or by waiting, so less sensitive to the noisy machine. Sender blocked / op: voluntary context switches of the sender per notification (a send that found the receiver's queue full, `net.unix.max_dgram_qlen` = {}); where it is not near 0, part of the wall figure is the receiver's pace. Child wall time {:.1} s. Datagrams sent {} / received {}{}.\n",
         cfg.rounds,
         cfg.n,
+        std::fs::read_to_string("/proc/sys/net/unix/max_dgram_qlen")
+            .map_or("?".into(), |q| q.trim().to_owned()),
         t.elapsed.as_secs_f64(),
         t.sent,
         t.received,

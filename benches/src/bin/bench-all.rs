@@ -90,7 +90,7 @@ fn run(args: &[String]) -> Result<(), String> {
     let cfg = if opts.quick {
         notify_cost::Config { rounds: 5, n: 2_000 }
     } else {
-        notify_cost::Config { rounds: 11, n: 20_000 }
+        notify_cost::Config { rounds: 21, n: 10_000 }
     };
     let build_reps = if opts.quick { 1 } else { 3 };
     let wants = |p: u8| opts.parts.contains(&p);
@@ -102,7 +102,7 @@ fn run(args: &[String]) -> Result<(), String> {
     if wants(1) {
         let _ = writeln!(
             body,
-            "Each implementation sends to a live receiver (bound with `SO_PASSCRED` like the manager's, drained by a thread of the parent process that polls and reads until empty, as systemd's event loop does). Figures are ns per notification, wall time of a batch divided by its size.\n"
+            "Each implementation sends to a live receiver (bound with `SO_PASSCRED` like the manager's, drained by a thread of the parent process that polls and reads until empty, as systemd's event loop does). Each notification is a separate call of the implementation's public API with the same payload; the floor sends the same bytes with one `send(2)` on a socket connected once. Targets are judged on the wall-time ratio as asked; the CPU-time ratio is shown beside it because on this shared machine it is the steadier of the two.\n"
         );
         for kind in ["abstract", "path"] {
             println!("part 1: notification cost, {kind} address ({} rounds × {})", cfg.rounds, cfg.n);
@@ -115,14 +115,22 @@ fn run(args: &[String]) -> Result<(), String> {
                         for p in Payload::ALL {
                             if let Some(c) = t.cell(imp, p).filter(|c| !c.ratio.is_empty()) {
                                 let r = stats::median(&c.ratio);
+                                let rc = stats::median(&c.cpu_ratio);
                                 summary.push(format!(
-                                    "| {} | {} | {} address | ≤ {TARGET_RATIO:.2}× floor | {r:.2}× ({:.0} ns vs {:.0} ns) | {} |",
+                                    "| {} | {} | ns/op, {} address | ≤ {TARGET_RATIO:.2}× floor | wall {r:.2}× ({:.0} vs {:.0} ns; p25–p75 {:.2}–{:.2}×), CPU {rc:.2}× | {} |",
                                     imp.label(),
                                     p.label(),
                                     kind,
                                     stats::median(&c.ns),
                                     t.cell(Impl::Floor, p).map_or(f64::NAN, |f| stats::median(&f.ns)),
-                                    if r <= TARGET_RATIO { "met" } else { "**missed**" }
+                                    stats::quantile(&c.ratio, 0.25),
+                                    stats::quantile(&c.ratio, 0.75),
+                                    match (r <= TARGET_RATIO, rc <= TARGET_RATIO) {
+                                        (true, true) => "met",
+                                        (false, false) => "**missed**",
+                                        (true, false) => "met on wall time, **missed** on CPU time",
+                                        (false, true) => "**missed** on wall time, met on CPU time",
+                                    }
                                 ));
                             }
                         }
@@ -263,10 +271,12 @@ fn print_table_console(t: &notify_cost::Table) {
         for imp in Impl::ALL {
             let c = t.cell(imp, p);
             println!(
-                "    {:<12} {:>22} ns/op  {:>7}  blocked/op {:.3}",
+                "    {:<12} {:>22} ns/op  {:>7}  cpu {:>6.0} ns/op {:>5.2}×  blocked/op {:.3}",
                 imp.key(),
                 notify_cost::fmt_ns(c),
                 notify_cost::fmt_ratio(c),
+                c.map_or(f64::NAN, |c| stats::median(&c.cpu)),
+                c.map_or(f64::NAN, |c| stats::median(&c.cpu_ratio)),
                 c.map_or(f64::NAN, |c| stats::median(&c.blocked))
             );
         }
