@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use crate::error::{Error, Rule};
-use crate::state::{State, check_text_byte};
+use crate::state::{State, check_text};
 
 /// The largest datagram the manager accepts; a longer one is dropped whole.
 pub const MAX_MESSAGE_LEN: usize = 4096;
@@ -31,6 +31,9 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 pub struct Message {
     buf: [u8; MAX_MESSAGE_LEN],
     len: usize,
+    /// Has `FDSTORE=1` or `MAINPIDFD=1`, the states that travel with descriptors (kept here
+    /// so that sending does not scan the message for them).
+    wants_fds: bool,
 }
 
 impl Message {
@@ -41,7 +44,7 @@ impl Message {
     /// assert!(Message::new().is_empty());
     /// ```
     pub const fn new() -> Self {
-        Message { buf: [0; MAX_MESSAGE_LEN], len: 0 }
+        Message { buf: [0; MAX_MESSAGE_LEN], len: 0, wants_fds: false }
     }
 
     /// A message holding `states`, in order.
@@ -88,6 +91,7 @@ impl Message {
         // The value was validated above; the writer only guards the length.
         state.write_line(&mut w).map_err(|_| Error::MessageTooLong)?;
         self.len = w.len;
+        self.wants_fds |= matches!(state, State::FdStore | State::MainPidFd);
         Ok(self)
     }
 
@@ -156,7 +160,7 @@ impl Message {
 
     /// `true` when the message says `FDSTORE=1` or `MAINPIDFD=1`, the two that carry fds.
     pub(crate) fn wants_fds(&self) -> bool {
-        self.contains_key("FDSTORE") || self.contains_key("MAINPIDFD")
+        self.wants_fds
     }
 
     /// Refuses a key that is already in the message.
@@ -201,7 +205,7 @@ struct Writer<'a> {
 impl fmt::Write for Writer<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         if self.check_text {
-            if let Some(rule) = s.bytes().find_map(|b| check_text_byte(b).err()) {
+            if let Err(rule) = check_text(s) {
                 self.rule = Some(rule);
                 return Err(fmt::Error);
             }

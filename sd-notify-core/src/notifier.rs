@@ -190,7 +190,12 @@ impl Notifier {
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
     pub fn notify(&self, states: &[State<'_>]) -> Result<(), Error> {
-        self.send(&Message::from_states(states)?)
+        // Built in place: returning the 4 KiB message from a constructor would copy it.
+        let mut msg = Message::new();
+        for state in states {
+            msg.push(*state)?;
+        }
+        self.send(&msg)
     }
 
     /// Sends a prepared message: on the hot path, exactly one `send(2)`.
