@@ -8,6 +8,10 @@ use std::path::{Path, PathBuf};
 use crate::error::AddressError;
 
 /// The name of the environment variable that carries the manager's notification socket.
+///
+/// ```
+/// let supervised = std::env::var_os(sd_notify_core::NOTIFY_SOCKET).is_some();
+/// ```
 pub const NOTIFY_SOCKET: &str = "NOTIFY_SOCKET";
 
 /// Bytes of `sun_path` in `struct sockaddr_un` on Linux; a name plus one byte must fit.
@@ -52,6 +56,13 @@ pub enum NotifyAddress {
 }
 
 /// The socket type of a `vsock` address.
+///
+/// ```
+/// use sd_notify_core::{NotifyAddress, VsockKind};
+/// let NotifyAddress::Vsock { kind, .. } = NotifyAddress::parse("vsock-seqpacket:2:99")? else { unreachable!() };
+/// assert_eq!(kind, VsockKind::SeqPacket);
+/// # Ok::<(), sd_notify_core::AddressError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VsockKind {
     /// `vsock:` — datagram, then seqpacket, then stream, as libsystemd tries them.

@@ -15,6 +15,13 @@ use std::time::Duration;
 use crate::sys;
 
 /// Why a variable set by the manager could not be used.
+///
+/// ```
+/// use sd_notify_core::{watchdog_enabled_from, EnvError};
+/// use std::ffi::OsStr;
+/// let err = watchdog_enabled_from(Some(OsStr::new("0")), None, 1).unwrap_err();
+/// assert_eq!(err, EnvError::Invalid { name: "WATCHDOG_USEC" });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EnvError {
@@ -119,6 +126,11 @@ const MAX_LISTEN_FDS: usize = 1 << 20;
 
 /// A descriptor passed by socket activation, with its name from `FileDescriptorName=`
 /// (`"unknown"` when the manager gave none).
+///
+/// ```no_run
+/// let http = sd_notify_core::listen_fds_with_names()?.into_iter().find(|l| l.name == "http");
+/// # Ok::<(), sd_notify_core::EnvError>(())
+/// ```
 #[derive(Debug)]
 pub struct ListenFd {
     /// The descriptor, now owned by you (close-on-exec).
@@ -247,6 +259,14 @@ pub fn booted() -> bool {
 }
 
 /// The variables the manager sets for a service.
+///
+/// ```
+/// use std::process::Command;
+/// let mut child = Command::new("true");
+/// for name in sd_notify_core::SYSTEMD_VARIABLES {
+///     child.env_remove(name); // the safe way to keep them from a child
+/// }
+/// ```
 pub const SYSTEMD_VARIABLES: [&str; 6] =
     ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
 

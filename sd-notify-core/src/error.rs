@@ -159,6 +159,12 @@ impl From<Error> for io::Error {
 }
 
 /// A rule of the protocol that a value or key broke.
+///
+/// ```
+/// use sd_notify_core::{Error, Rule, State};
+/// let err = State::FdName("a:b").validate().unwrap_err();
+/// assert!(matches!(err, Error::InvalidValue { key: "FDNAME", rule: Rule::Character(':') }));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Rule {

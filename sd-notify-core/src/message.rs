@@ -7,6 +7,12 @@ use crate::error::{Error, Rule};
 use crate::state::{State, check_text};
 
 /// The largest datagram the manager accepts; a longer one is dropped whole.
+///
+/// ```
+/// use sd_notify_core::{Error, Message, State, MAX_MESSAGE_LEN};
+/// let long = "x".repeat(MAX_MESSAGE_LEN);
+/// assert!(matches!(Message::from_states(&[State::Status(&long)]), Err(Error::MessageTooLong)));
+/// ```
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
 /// One notification datagram, encoded and validated, ready to send.

@@ -15,9 +15,17 @@ use crate::sys;
 /// How long a send may wait for room in the manager's queue before it fails with
 /// [`Error::Timeout`]: long enough for a busy PID 1 at boot, far below the default
 /// `TimeoutStartSec=` of 90 s. Change it with [`Notifier::set_timeout`].
+///
+/// ```
+/// assert_eq!(sd_notify_core::DEFAULT_SEND_TIMEOUT.as_secs(), 5);
+/// ```
 pub const DEFAULT_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Most file descriptors one message may carry (the kernel's `SCM_MAX_FD`).
+///
+/// ```
+/// assert_eq!(sd_notify_core::MAX_FDS, 253);
+/// ```
 pub const MAX_FDS: usize = sys::MAX_FDS;
 
 /// Sends notifications to one address.

@@ -237,6 +237,11 @@ impl Drop for Receiver {
 }
 
 /// Why systemd 252's manager would drop a datagram whole.
+///
+/// ```
+/// use sd_notify_core::{split_lines_as_252, DropReason};
+/// assert_eq!(split_lines_as_252(b"READY=1\0"), Err(DropReason::Nul));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DropReason {
@@ -249,6 +254,15 @@ pub enum DropReason {
 }
 
 /// One datagram as a receiver got it.
+///
+/// ```
+/// # use sd_notify_core::{Receiver, State};
+/// let r = Receiver::bind_unique_abstract()?;
+/// r.notifier()?.notify(&[State::Ready])?;
+/// let n = r.recv_timeout(std::time::Duration::from_secs(5))?;
+/// println!("{n:?}"); // Notification { text: "READY=1", pid: Some(…), fds: 0 }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Notification {
     bytes: Vec<u8>,
     len: usize,
@@ -287,36 +301,109 @@ impl Notification {
     }
 
     /// The datagram's full length, also when it was longer than the buffer.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// r.notifier()?.notify(&[State::Watchdog])?;
+    /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.len(), "WATCHDOG=1".len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.len
     }
 
     /// `true` for an empty datagram.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// r.notifier()?.notify(&[State::Ready])?;
+    /// assert!(!r.recv_timeout(Duration::from_secs(5))?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The sender's PID, from the kernel (or as claimed by a privileged sender).
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// r.notifier()?.notify(&[State::Ready])?;
+    /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.pid(), Some(std::process::id()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pid(&self) -> Option<u32> {
         self.creds.map(|c| c.pid)
     }
 
     /// The sender's user ID.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// r.notifier()?.notify(&[State::Ready])?;
+    /// let n = r.recv_timeout(Duration::from_secs(5))?;
+    /// println!("sent by uid {:?}", n.uid());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn uid(&self) -> Option<u32> {
         self.creds.map(|c| c.uid)
     }
 
     /// The sender's group ID.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// r.notifier()?.notify(&[State::Ready])?;
+    /// let n = r.recv_timeout(Duration::from_secs(5))?;
+    /// println!("sent by gid {:?}", n.gid());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn gid(&self) -> Option<u32> {
         self.creds.map(|c| c.gid)
     }
 
     /// Descriptors passed with the datagram (received close-on-exec).
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// # use std::os::fd::AsFd;
+    /// let (read, _write) = std::io::pipe()?;
+    /// let msg = Message::from_states(&[State::FdStore, State::FdName("pipe")])?;
+    /// r.notifier()?.send_with_fds(&msg, &[read.as_fd()])?;
+    /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.fds().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fds(&self) -> &[OwnedFd] {
         &self.fds
     }
 
     /// Takes the passed descriptors out of the notification.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// # use std::os::fd::AsFd;
+    /// let (read, _write) = std::io::pipe()?;
+    /// let msg = Message::from_states(&[State::FdStore])?;
+    /// r.notifier()?.send_with_fds(&msg, &[read.as_fd()])?;
+    /// let mut n = r.recv_timeout(Duration::from_secs(5))?;
+    /// let fds = n.take_fds();
+    /// assert!(n.fds().is_empty() && fds.len() == 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn take_fds(&mut self) -> Vec<OwnedFd> {
         std::mem::take(&mut self.fds)
     }
@@ -338,12 +425,34 @@ impl Notification {
     /// `true` when the datagram has a `BARRIER=1` line: the manager treats it as a barrier
     /// and ignores its other lines. Dropping the notification closes the passed descriptor,
     /// which answers the barrier.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// let notifier = r.notifier()?;
+    /// let waiter = std::thread::spawn(move || notifier.barrier(Duration::from_secs(5)));
+    /// let n = r.recv_timeout(Duration::from_secs(5))?;
+    /// assert!(n.is_barrier() && n.states().is_empty());
+    /// drop(n);
+    /// waiter.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_barrier(&self) -> bool {
         self.lines().is_ok_and(|l| l.iter().any(|l| l == "BARRIER=1"))
     }
 
     /// The typed states the manager would act on: empty when it would drop the datagram or
     /// treat it as a barrier. Lines without `=` are skipped.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use std::time::Duration;
+    /// # let r = Receiver::bind_unique_abstract()?;
+    /// r.notifier()?.notify(&[State::Stopping, State::Status("bye")])?;
+    /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.states(), [State::Stopping, State::Status("bye")]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn states(&self) -> Vec<State<'_>> {
         if self.is_barrier() {
             return Vec::new();

@@ -123,6 +123,13 @@ pub enum State<'a> {
 }
 
 /// The values of `NOTIFYACCESS=` (and of a unit's `NotifyAccess=`).
+///
+/// ```
+/// use sd_notify_core::{Message, NotifyAccess, State};
+/// let msg = Message::from_states(&[State::NotifyAccess(NotifyAccess::All)])?;
+/// assert_eq!(msg.as_bytes(), b"NOTIFYACCESS=all");
+/// # Ok::<(), sd_notify_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum NotifyAccess {
     /// `none`: no process may notify.
@@ -153,6 +160,11 @@ impl NotifyAccess {
 }
 
 /// Longest `FDNAME=` value systemd accepts.
+///
+/// ```
+/// use sd_notify_core::{State, MAX_FDNAME_LEN};
+/// assert!(State::FdName(&"x".repeat(MAX_FDNAME_LEN + 1)).validate().is_err());
+/// ```
 pub const MAX_FDNAME_LEN: usize = 255;
 /// Longest D-Bus or Varlink error name accepted.
 const MAX_ERROR_NAME_LEN: usize = 255;

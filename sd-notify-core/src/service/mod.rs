@@ -35,7 +35,12 @@ use crate::message::{MAX_MESSAGE_LEN, Message, sanitize_status};
 use crate::state::State;
 use crate::sys::{self, signal};
 
-/// How long the exit barrier waits for the manager to read our last messages.
+/// How long the exit barrier of `#[sd_service]` waits for the manager to read our last
+/// messages.
+///
+/// ```
+/// assert_eq!(sd_notify_core::EXIT_BARRIER_TIMEOUT.as_secs(), 2);
+/// ```
 pub const EXIT_BARRIER_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The status shown while stopping when the attribute gives none.
@@ -283,6 +288,13 @@ impl Service {
 }
 
 /// The future of [`Service::shutdown`].
+///
+/// ```
+/// # async fn example(service: sd_notify_core::Service) {
+/// let shutdown: sd_notify_core::Shutdown = service.shutdown();
+/// shutdown.await;
+/// # }
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct Shutdown {
@@ -297,6 +309,13 @@ impl Future for Shutdown {
 }
 
 /// The future of [`Service::reload_requested`].
+///
+/// ```
+/// # async fn example(service: sd_notify_core::Service) {
+/// let reload: sd_notify_core::ReloadRequested = service.reload_requested();
+/// reload.await;
+/// # }
+/// ```
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct ReloadRequested {
