@@ -32,7 +32,7 @@ async fn body(service: Service) -> Result<(), std::io::Error> {
     let delay = std::env::var("INIT_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     tokio::time::sleep(Duration::from_millis(delay)).await;
     if std::env::var_os("FAIL_INIT").is_some() {
-        return Err(std::io::Error::from_raw_os_error(libc_enoent()));
+        return Err(std::io::Error::from_raw_os_error(libc::ENOENT));
     }
     sd_notify_core::__private::ready();
     loop {
@@ -45,8 +45,4 @@ async fn body(service: Service) -> Result<(), std::io::Error> {
         }
     }
     Ok(())
-}
-
-fn libc_enoent() -> i32 {
-    2
 }
