@@ -99,6 +99,17 @@ fn sigterm_when_running_stops_promptly_and_cleanly() {
 }
 
 #[test]
+fn service_stop_from_another_thread_acts_like_sigterm() {
+    let mut svc = ServiceUnderTest::spawn(ASYNC, &[("STOP_AFTER_MS", "300")]);
+    svc.wait_for("READY=1", EXIT, is_ready);
+    let stop = svc.wait_for("STOPPING=1", EXIT, |e| e.has("STOPPING=1"));
+    assert_eq!(stop.text(), "STOPPING=1\nSTATUS=Stopping");
+    assert_eq!(exit_code(svc.wait_exit(EXIT)), 0);
+    assert_eq!(svc.with_line("STOPPING=1").len(), 1, "sent once: {:#?}", svc.texts());
+    assert!(svc.events.last().is_some_and(|e| e.barrier));
+}
+
+#[test]
 fn second_signal_exits_at_once() {
     let mut svc = ServiceUnderTest::spawn(ASYNC, &[("SHUTDOWN_MS", "30000")]);
     svc.wait_for("READY=1", EXIT, is_ready);

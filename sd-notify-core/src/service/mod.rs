@@ -106,6 +106,8 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 /// A stop asked for by [`Service::stop`] (signals are counted by the handlers).
 static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 static READY_SENT: AtomicBool = AtomicBool::new(false);
+/// The service thread runs (signal handling is set up); without it, stops are handled inline.
+static SERVICE_THREAD_RUNNING: AtomicBool = AtomicBool::new(false);
 /// Reload requests answered by [`Service::reload_done`].
 static RELOADS_DONE: AtomicU32 = AtomicU32::new(0);
 /// Set by the service thread at half the watchdog interval; taken by the main task.
@@ -157,11 +159,15 @@ impl Service {
     /// # }
     /// ```
     pub fn stop(&self) {
-        if !STOP_REQUESTED.swap(true, Ordering::SeqCst) {
-            signal::wake();
-            if runtime().is_none() {
-                wake_all(&SHUTDOWN_WAITERS);
-            }
+        if STOP_REQUESTED.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if SERVICE_THREAD_RUNNING.load(Ordering::SeqCst) {
+            signal::wake(); // the service thread does the rest, as for a signal
+        } else {
+            send_stopping_once();
+            wake_all(&SHUTDOWN_WAITERS);
+            wake_main_task();
         }
     }
 
@@ -356,11 +362,11 @@ fn wake_main_task() {
 }
 
 fn stop_requested() -> bool {
-    STOP_REQUESTED.load(Ordering::SeqCst) || signal::counters().0 > 0
+    STOP_REQUESTED.load(Ordering::SeqCst) || signal::stop_signals() > 0
 }
 
 fn reloads_requested() -> u32 {
-    signal::counters().2
+    signal::reload_signals()
 }
 
 fn watchdog_message() -> &'static Message {
@@ -430,8 +436,9 @@ fn start(config: &'static Config, exit_on_stop: bool) {
             let spawned = std::thread::Builder::new()
                 .name("sd-service".into())
                 .spawn(move || service_thread(wake, watchdog, exit_on_stop));
-            if let Err(e) = spawned {
-                eprintln!("sd_service: could not start the service thread: {e}");
+            match spawned {
+                Ok(_) => SERVICE_THREAD_RUNNING.store(true, Ordering::SeqCst),
+                Err(e) => eprintln!("sd_service: could not start the service thread: {e}"),
             }
         }
         Err(e) => eprintln!("sd_service: signal handling unavailable: {e}"),
@@ -463,10 +470,11 @@ fn service_thread(wake: OwnedFd, watchdog: Option<Duration>, exit_on_stop: bool)
             }
             Err(e) => {
                 eprintln!("sd_service: service thread stopped: {e}");
+                SERVICE_THREAD_RUNNING.store(false, Ordering::SeqCst);
                 return;
             }
         }
-        let (_, _, reloads, reloading_failed) = signal::counters();
+        let reloads = signal::reload_signals();
         if !stop_handled && stop_requested() {
             stop_handled = true;
             send_stopping_once();
@@ -477,7 +485,7 @@ fn service_thread(wake: OwnedFd, watchdog: Option<Duration>, exit_on_stop: bool)
                 std::process::exit(0);
             }
         }
-        if reloading_failed > 0 {
+        if signal::take_failed_reloading_sends() > 0 {
             if let Err(e) = crate::notify(&State::reloading_now()) {
                 eprintln!("sd_service: RELOADING=1 could not be sent: {e}");
             }
@@ -498,9 +506,8 @@ fn service_thread(wake: OwnedFd, watchdog: Option<Duration>, exit_on_stop: bool)
 
 /// Sends the stopping datagram unless a handler (or an earlier call) already did.
 fn send_stopping_once() {
-    let (_, handler_sent, _, _) = signal::counters();
-    if handler_sent || signal::mark_stopping_sent() {
-        return;
+    if signal::mark_stopping_sent() {
+        return; // a handler, or an earlier call, sent it
     }
     if let Some(rt) = runtime() {
         if let Err(e) = crate::send(rt.stopping) {

@@ -91,8 +91,14 @@ pub(crate) mod signal {
     pub(crate) fn install(_: Option<BorrowedFd<'static>>, _: &'static [u8], _: bool) -> io::Result<OwnedFd> {
         super::unsupported()
     }
-    pub(crate) fn counters() -> (u32, bool, u32, u32) {
-        (0, false, 0, 0)
+    pub(crate) fn stop_signals() -> u32 {
+        0
+    }
+    pub(crate) fn reload_signals() -> u32 {
+        0
+    }
+    pub(crate) fn take_failed_reloading_sends() -> u32 {
+        0
     }
     pub(crate) fn mark_stopping_sent() -> bool {
         false

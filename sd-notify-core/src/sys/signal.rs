@@ -24,7 +24,7 @@ static STOPPING_LEN: AtomicUsize = AtomicUsize::new(0);
 
 /// SIGTERM/SIGINT received so far (a second one exits at once).
 static STOP_SIGNALS: AtomicU32 = AtomicU32::new(0);
-/// Whether the handler's `STOPPING=1` send succeeded (else the service thread resends).
+/// Whether `STOPPING=1` was sent (by a handler or the service thread), so it goes out once.
 static STOPPING_SENT: AtomicBool = AtomicBool::new(false);
 /// SIGHUP received so far.
 static RELOAD_SIGNALS: AtomicU32 = AtomicU32::new(0);
@@ -67,19 +67,23 @@ pub(crate) fn install(
     Ok(read)
 }
 
-/// What a handler saw so far: (stop signals, whether its STOPPING send worked, reloads,
-/// failed RELOADING sends).
-pub(crate) fn counters() -> (u32, bool, u32, u32) {
-    (
-        STOP_SIGNALS.load(Ordering::SeqCst),
-        STOPPING_SENT.load(Ordering::SeqCst),
-        RELOAD_SIGNALS.load(Ordering::SeqCst),
-        RELOADING_FAILED.swap(0, Ordering::SeqCst),
-    )
+/// SIGTERM/SIGINT received so far.
+pub(crate) fn stop_signals() -> u32 {
+    STOP_SIGNALS.load(Ordering::SeqCst)
 }
 
-/// Marks STOPPING as sent by other means (a programmatic stop, or the service thread's
-/// resend), so that nothing sends it twice.
+/// SIGHUP received so far.
+pub(crate) fn reload_signals() -> u32 {
+    RELOAD_SIGNALS.load(Ordering::SeqCst)
+}
+
+/// `RELOADING=1` sends a handler could not make since the last call (the caller resends).
+pub(crate) fn take_failed_reloading_sends() -> u32 {
+    RELOADING_FAILED.swap(0, Ordering::SeqCst)
+}
+
+/// Marks STOPPING as sent, by a handler or by other means; returns whether it already was,
+/// so that exactly one caller sends it.
 pub(crate) fn mark_stopping_sent() -> bool {
     STOPPING_SENT.swap(true, Ordering::SeqCst)
 }
@@ -125,11 +129,15 @@ extern "C" fn on_signal(signo: libc::c_int) {
             }
             let ptr = STOPPING_PTR.load(Ordering::SeqCst);
             let len = STOPPING_LEN.load(Ordering::SeqCst);
-            if !ptr.is_null() && !STOPPING_SENT.load(Ordering::SeqCst) {
+            // Claim the send first, so that no other path sends it too; give the claim back
+            // when the send failed, so that the service thread sends it instead.
+            if !ptr.is_null()
+                && STOPPING_SENT.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+            {
                 // SAFETY: ptr/len describe the leaked &'static [u8] published in `install`.
                 let msg = unsafe { std::slice::from_raw_parts(ptr, len) };
-                if send_from_handler(msg) {
-                    STOPPING_SENT.store(true, Ordering::SeqCst);
+                if !send_from_handler(msg) {
+                    STOPPING_SENT.store(false, Ordering::SeqCst);
                 }
             }
         }

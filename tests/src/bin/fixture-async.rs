@@ -5,7 +5,8 @@
 //! (reload duration), `FAIL_RELOAD` (reload fails), `SHUTDOWN_MS` (graceful shutdown
 //! duration), `EXTEND_MS` (during init, ask the manager for this much more time every
 //! second with `EXTEND_TIMEOUT_USEC=`), `INJECT` (during init, try to put this untrusted text
-//! into STATUS: the strict API refuses it, then it is sent sanitised).
+//! into STATUS: the strict API refuses it, then it is sent sanitised), `STOP_AFTER_MS` (after
+//! READY, another thread asks the service to stop with `Service::stop`, no signal).
 
 use std::io;
 use std::time::Duration;
@@ -20,6 +21,12 @@ async fn main(service: Service) -> Result<(), io::Error> {
     init().await?;
     if knob("PANIC").is_some() {
         panic!("fixture panicked on purpose");
+    }
+    if let Some(ms) = knob("STOP_AFTER_MS") {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            Service::current().stop();
+        });
     }
     if let Some(ms) = knob("BLOCK_MS") {
         // A main task stuck in blocking code: it is not polled, so no watchdog ping goes out.
