@@ -6,9 +6,13 @@
 //!    C library and the floor (a raw `send(2)` on a cached connected socket).
 //! 2. [`per_op`]: system calls (`strace -f -c`) and heap allocations (counting allocator) per
 //!    notification.
-//! 3. [`service`]: SIGTERM → `STOPPING=1` latency of an `#[sd_service]` service (TODO stub).
+//! 3. [`service`]: SIGTERM → `STOPPING=1` latency of `#[sd_service]` services (async and
+//!    sync) beside a hand-rolled tokio + `sd-notify` service; the service binaries are in
+//!    `src/bin/`.
 //! 4. [`build_cost`]: cold build of `sd-notify-macros` vs `tokio-macros`.
-//! 5. [`service`]: binary size and idle wake-ups of an `#[sd_service]` service (TODO stub).
+//! 5. [`footprint`]: binary size (stripped release) and threads and idle wake-ups of
+//!    `#[sd_service]` services, with and without a watchdog, beside the same programs
+//!    without the attribute.
 //!
 //! Nothing here asserts on time: this is a measurement tool, not a test.
 
@@ -17,6 +21,7 @@
 pub mod alloc_count;
 pub mod build_cost;
 pub mod drain;
+pub mod footprint;
 pub mod machine;
 pub mod notify_cost;
 pub mod per_op;

@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use sd_notify_benches::senders::{Impl, Payload};
-use sd_notify_benches::{COMMAND, build_cost, drain, machine, notify_cost, per_op, service, stats};
+use sd_notify_benches::{
+    COMMAND, build_cost, drain, footprint, machine, notify_cost, per_op, service, stats,
+};
 
 #[global_allocator]
 static ALLOC: sd_notify_benches::alloc_count::CountingAlloc = sd_notify_benches::alloc_count::CountingAlloc;
@@ -201,9 +203,30 @@ fn run(args: &[String]) -> Result<(), String> {
         body += "not run in this invocation.\n\n";
     }
 
+    // Parts 3 and 5 run this package's service binaries: build them first.
+    let bins = if wants(3) || wants(5) {
+        println!("parts 3 and 5: building the service binaries");
+        service::build_bins(&exe).inspect_err(|e| eprintln!("parts 3 and 5: {e}"))
+    } else {
+        Err("not needed".into())
+    };
+
     // Part 3.
     let _ = writeln!(body, "## 3. SIGTERM → `STOPPING=1` latency of an `#[sd_service]` service\n");
-    body += &if wants(3) { service::sigterm_to_stopping() } else { "not run in this invocation.\n".into() };
+    if wants(3) {
+        match &bins {
+            Ok(dir) => {
+                let section = service::sigterm_to_stopping(dir, opts.quick);
+                body += &section.markdown;
+                summary.extend(section.summary);
+            }
+            Err(e) => {
+                let _ = writeln!(body, "not measured: {e}");
+            }
+        }
+    } else {
+        body += "not run in this invocation.\n";
+    }
     body += "\n";
 
     // Part 4.
@@ -229,7 +252,20 @@ fn run(args: &[String]) -> Result<(), String> {
 
     // Part 5.
     let _ = writeln!(body, "## 5. Binary size and idle wake-ups of an `#[sd_service]` service\n");
-    body += &if wants(5) { service::size_and_idle_wakeups() } else { "not run in this invocation.\n".into() };
+    if wants(5) {
+        match &bins {
+            Ok(dir) => {
+                let section = footprint::size_and_idle_wakeups(dir, opts.quick);
+                body += &section.markdown;
+                summary.extend(section.summary);
+            }
+            Err(e) => {
+                let _ = writeln!(body, "not measured: {e}");
+            }
+        }
+    } else {
+        body += "not run in this invocation.\n";
+    }
     body += "\n";
 
     let load_end = machine::loadavg();
