@@ -356,8 +356,10 @@ fn wake_all(waiters: &Mutex<Vec<Waker>>) {
 }
 
 fn wake_main_task() {
-    if let Some(w) = MAIN_TASK.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-        w.wake_by_ref();
+    // Wake outside the lock: the woken task's poll takes the same lock at once.
+    let waker = MAIN_TASK.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(w) = waker {
+        w.wake();
     }
 }
 
