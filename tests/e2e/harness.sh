@@ -139,7 +139,7 @@ e2e_fetch_systemd() {
         (
             flock -w 600 9 || e2e_die "timeout waiting for lock on $E2E_CACHE_DIR"
             [ -f "$dir/.complete" ] || _e2e_fetch_unlocked "$major" "$suite" "$dir"
-        ) 9>"$E2E_CACHE_DIR/.lock-$major" || exit 2
+        ) 9>"$E2E_CACHE_DIR/.lock-$major" >&2 || exit 2 # stdout is the result: progress goes to stderr
     fi
     echo "$dir/root"
 }

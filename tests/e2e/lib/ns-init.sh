@@ -53,6 +53,8 @@ overlay() { # TARGET LOWER...
 }
 if [ -n "${E2E_SYSTEMD_ROOT:-}" ]; then
     R=$E2E_SYSTEMD_ROOT
+    [ -x "$R/usr/lib/systemd/systemd" ] || [ -x "$R/lib/systemd/systemd" ] ||
+        die "E2E_SYSTEMD_ROOT=$R holds no systemd"
     overlay /usr/bin "$R/usr/bin" "$R/bin"
     overlay /usr/lib/systemd "$R/usr/lib/systemd" "$R/lib/systemd"
     for lib in "$R"/usr/lib/*/systemd/libsystemd-shared-*.so "$R"/lib/*/systemd/libsystemd-shared-*.so; do
