@@ -114,6 +114,9 @@ fn equals(meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Token![=]>> {
     if meta.input.peek(Token![=]) { meta.input.parse().map(Some) } else { Ok(None) }
 }
 
+/// Longest status literal accepted (the run time reports error texts cut to the same length).
+const MAX_STATUS_LEN: usize = 1024;
+
 /// A `STATUS=` text: checked here because systemd would misread these characters.
 fn status_text(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitStr> {
     let example = match key {
@@ -129,6 +132,8 @@ fn status_text(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<LitStr> {
         "a NUL character: systemd drops a message that contains one"
     } else if value.contains('\\') {
         "a backslash: systemd reads it as an escape character and drops a message that ends with one"
+    } else if value.len() > MAX_STATUS_LEN {
+        "more than 1024 bytes: a status is one short line, and the datagram it travels in is limited to 4096"
     } else {
         return Ok(LitStr::new(&value, lit.span()));
     };

@@ -160,7 +160,8 @@ use proc_macro::TokenStream;
 ///
 /// The three texts are checked at compile time: `STATUS=` is one line, so a line break
 /// (which would let the text inject another assignment, like `READY=1`), a NUL character or
-/// a backslash (an escape character for systemd) is a compile error.
+/// a backslash (an escape character for systemd) is a compile error, and so is a text longer
+/// than 1024 bytes.
 ///
 /// ## `reload`
 /// Also `reload = true` / `reload = false`. SIGHUP becomes a reload request (for
