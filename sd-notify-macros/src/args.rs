@@ -96,6 +96,14 @@ fn once<T>(slot: &Option<T>, path: &Path) -> syn::Result<()> {
 /// The value after `key =`, which must be a string literal.
 fn string(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<LitStr> {
     let usage = format!("`{key}` takes a string literal: `{key} = \"{example}\"`");
+    match value(meta, &usage)? {
+        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if lit.suffix().is_empty() => Ok(lit),
+        other => Err(Error::new_spanned(other, usage)),
+    }
+}
+
+/// The expression after `key =`; `usage` is the error when `=` or the value is missing.
+fn value(meta: &ParseNestedMeta<'_>, usage: &str) -> syn::Result<Expr> {
     let Some(eq) = equals(meta)? else {
         return Err(Error::new_spanned(&meta.path, usage));
     };
@@ -103,10 +111,7 @@ fn string(meta: &ParseNestedMeta<'_>, key: &str, example: &str) -> syn::Result<L
         let path = &meta.path;
         return Err(Error::new_spanned(quote!(#path #eq), usage));
     }
-    match meta.input.parse::<Expr>()? {
-        Expr::Lit(ExprLit { lit: Lit::Str(lit), .. }) if lit.suffix().is_empty() => Ok(lit),
-        other => Err(Error::new_spanned(other, usage)),
-    }
+    meta.input.parse()
 }
 
 /// The `=` after a key, if there is one.
@@ -146,14 +151,7 @@ fn flag(meta: &ParseNestedMeta<'_>, key: &str) -> syn::Result<bool> {
     if meta.input.is_empty() || meta.input.peek(Token![,]) {
         return Ok(true);
     }
-    let Some(eq) = equals(meta)? else {
-        return Err(Error::new_spanned(&meta.path, usage));
-    };
-    if meta.input.is_empty() || meta.input.peek(Token![,]) {
-        let path = &meta.path;
-        return Err(Error::new_spanned(quote!(#path #eq), usage));
-    }
-    match meta.input.parse::<Expr>()? {
+    match value(meta, &usage)? {
         Expr::Lit(ExprLit { lit: Lit::Bool(lit), .. }) => Ok(lit.value),
         other => Err(Error::new_spanned(other, usage)),
     }
