@@ -79,6 +79,17 @@ struct UnixTarget {
     connected: AtomicBool,
 }
 
+impl UnixTarget {
+    /// (Re)associates the socket with the address; `connected` stays false if that fails,
+    /// so the next send tries again.
+    fn connect(&self, socket: BorrowedFd<'_>) -> Result<(), Error> {
+        self.connected.store(false, Ordering::Release);
+        sys::connect_unix(socket, &self.addr)?;
+        self.connected.store(true, Ordering::Release);
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for UnixTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UnixTarget").field("socket", &self.socket.get()).finish_non_exhaustive()
@@ -315,12 +326,7 @@ impl Notifier {
     /// send on. `None` for vsock addresses, which need a connection per message.
     pub(crate) fn signal_socket(&'static self) -> Result<Option<BorrowedFd<'static>>, Error> {
         let Target::Unix(t) = &self.target else { return Ok(None) };
-        let socket = self.unix_socket(t)?;
-        if !t.connected.load(Ordering::Acquire) {
-            sys::connect_unix(socket, &t.addr)?;
-            t.connected.store(true, Ordering::Release);
-        }
-        Ok(Some(socket))
+        self.connected_socket(t).map(Some)
     }
 
     fn send_checked(
@@ -362,11 +368,7 @@ impl Notifier {
         fds: &[BorrowedFd<'_>],
         creds: Option<sys::Credentials>,
     ) -> Result<(), Error> {
-        let socket = self.unix_socket(t)?;
-        if !t.connected.load(Ordering::Acquire) {
-            sys::connect_unix(socket, &t.addr)?;
-            t.connected.store(true, Ordering::Release);
-        }
+        let socket = self.connected_socket(t)?;
         let attempt = |creds: Option<sys::Credentials>| {
             if fds.is_empty() && creds.is_none() {
                 sys::send(socket, bytes)
@@ -377,9 +379,7 @@ impl Notifier {
         let result = match attempt(creds) {
             // The manager re-created its socket (or went away): connect afresh, once.
             Err(e) if is_stale_connection(&e) => {
-                t.connected.store(false, Ordering::Release);
-                sys::connect_unix(socket, &t.addr)?;
-                t.connected.store(true, Ordering::Release);
+                t.connect(socket)?;
                 attempt(creds)
             }
             other => other,
@@ -394,7 +394,16 @@ impl Notifier {
     }
 
     /// The process's socket for this target, created (close-on-exec, send buffer raised,
-    /// send timeout set) on first use.
+    /// send timeout set) and connected on first use.
+    fn connected_socket<'a>(&self, t: &'a UnixTarget) -> Result<BorrowedFd<'a>, Error> {
+        let socket = self.unix_socket(t)?;
+        if !t.connected.load(Ordering::Acquire) {
+            t.connect(socket)?;
+        }
+        Ok(socket)
+    }
+
+    /// The process's socket for this target, created on first use.
     fn unix_socket<'a>(&self, t: &'a UnixTarget) -> Result<BorrowedFd<'a>, Error> {
         if let Some(socket) = t.socket.get() {
             return Ok(socket.as_fd());
