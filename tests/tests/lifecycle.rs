@@ -221,6 +221,10 @@ fn async_main_without_handle_is_stopped_by_dropping_the_body() {
     let mut svc = ServiceUnderTest::spawn(ASYNC_NO_HANDLE, &[]);
     svc.wait_for("READY=1", EXIT, is_ready);
     stop_and_expect_clean_exit(&mut svc, "Stopping");
+    let texts = svc.texts();
+    let dropped = texts.iter().position(|t| t == "X_BODY=dropped").expect("the body's guard ran");
+    let stopping = texts.iter().position(|t| t.starts_with("STOPPING=1")).unwrap();
+    assert!(stopping < dropped, "dropped after STOPPING, before the exit barrier: {texts:#?}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Test fixture: an async `#[sd_service]` without a handle, so the attribute stops it: on
-//! SIGTERM the body future is dropped (its guard prints "body dropped") and main exits 0.
+//! SIGTERM the body future is dropped (its guard then sends `X_BODY=dropped`, which the test
+//! looks for) and main exits 0.
 
 use std::time::Duration;
 
@@ -9,7 +10,10 @@ use sd_notify_tests::knob;
 struct Guard;
 impl Drop for Guard {
     fn drop(&mut self) {
-        println!("body dropped");
+        let dropped = sd_notify_core::State::Extension { key: "X_BODY", value: "dropped" };
+        if let Err(e) = sd_notify_core::notify(&[dropped]) {
+            eprintln!("fixture: {e}");
+        }
     }
 }
 
