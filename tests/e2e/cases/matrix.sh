@@ -632,31 +632,40 @@ case_m7_fdstore_preserve() {
 
 # ---------------------------------------------------------------- 8. socket activation
 
-# examples/socket-activated with its .socket unit (port changed by a drop-in): the first
-# connection starts the service, which answers on the listener systemd passed it (it would
-# bind 7879 itself otherwise).
-case_m8_socket_activated() {
-    local s=socket-activated.socket u=socket-activated.service port line pid
+# _m_socket_activated_install [SOCKET_DROPIN...]: examples/socket-activated with its own
+# .socket and .service units, the matrix drop-ins (binary built here, a free port, exported
+# as $M_PORT), plus the given drop-ins of tests/e2e/units/ on the .socket; the socket
+# listening, the service not started.
+_m_socket_activated_install() {
+    local s=socket-activated.socket u=socket-activated.service d
     _m_example socket-activated
-    port=$(_m_free_port)
+    M_PORT=$(_m_free_port)
     # shellcheck disable=SC2034  # (read by e2e_install_unit)
-    local E2E_SUBST_PORT=$port
+    local E2E_SUBST_PORT=$M_PORT
     E2E_NO_RELOAD=1 e2e_install_unit "$E2E_REPO/examples/socket-activated/$s"
     E2E_NO_RELOAD=1 e2e_install_unit "$E2E_REPO/examples/socket-activated/$u"
     E2E_NO_RELOAD=1 e2e_install_dropin $s matrix <"$E2E_DIR/units/matrix-socket-activated.socket.conf"
     E2E_NO_RELOAD=1 e2e_install_dropin $u matrix <"$E2E_DIR/units/matrix-socket-activated.service.conf"
+    for d in "$@"; do # (named to sort after matrix.conf, which resets ListenStream=)
+        E2E_NO_RELOAD=1 e2e_install_dropin $s "zz-${d%.conf}" <"$E2E_DIR/units/$d"
+    done
     e2e_daemon_reload
     e2e_start $s
     e2e_assert_property $s ActiveState active
     e2e_assert_property $s SubState listening
-    e2e_assert_property $s Listen "127.0.0.1:$port (Stream)"
     e2e_assert_property $u ActiveState inactive
     _m_props $s ActiveState,SubState,Listen,FileDescriptorName
-    _m_props $u ActiveState
-    line=$(_m_tcp_line "$port")
+}
+
+# _m_socket_activated_serves NAME: a connection to the socket unit's port starts the service,
+# which answers on the socket systemd passed it, named NAME (LISTEN_FDNAMES), and says so.
+_m_socket_activated_serves() {
+    local s=socket-activated.socket u=socket-activated.service name=$1 line pid
+    e2e_assert_property $s Listen "127.0.0.1:$M_PORT (Stream)"
+    line=$(_m_tcp_line "$M_PORT")
     [[ $line =~ ^hello\ 127\.0\.0\.1:[0-9]+\ from\ a\ socket-activated\ service$ ]] ||
-        e2e_fail "reply on 127.0.0.1:$port: '$line'"
-    _m_say "127.0.0.1:$port answered: $line"
+        e2e_fail "reply on 127.0.0.1:$M_PORT: '$line'"
+    _m_say "127.0.0.1:$M_PORT answered: $line"
     e2e_wait_for_property $u ActiveState active 10
     e2e_assert_property $u StatusText "Serving the activated socket"
     e2e_assert_property $s SubState running
@@ -666,10 +675,79 @@ case_m8_socket_activated() {
     _m_expect_journal $s 'Incoming traffic'
     _m_expect_journal $u 'Passing 1 fds to service'
     _m_expect_journal $u "Got notification message from PID $pid \(READY=1, STATUS=Serving the activated socket\)$"
-    # The fd the service answered on is the socket unit's (LISTEN_FDNAMES=http).
+    _m_expect_journal $u "socket-activated: serving the socket systemd passed \(\`$name\`, 127\.0\.0\.1:$M_PORT\)$"
+    _m_no_journal $u 'not socket-activated'
     e2e_in cat "/proc/$pid/environ" | tr '\0' '\n' | grep -E '^LISTEN_(FDS|FDNAMES)=' | sed 's/^/    environ of the service: /'
+    e2e_in cat "/proc/$pid/environ" | tr '\0' '\n' | grep -qx "LISTEN_FDNAMES=$name" ||
+        e2e_fail "the service's LISTEN_FDNAMES is not '$name'"
     e2e_stop $s
     e2e_stop $u
+}
+
+# _m_start_fails UNIT STATUS_REGEX: `systemctl start UNIT` fails before READY=1, and systemd
+# shows why: Result=exit-code, ExecMainStatus=1, StatusText matching STATUS_REGEX (an ERE).
+_m_start_fails() {
+    local u=$1 rc=0
+    _m_keep "$u"
+    e2e_start "$u" || rc=$?
+    [ "$rc" != 0 ] || e2e_fail "systemctl start $u succeeded"
+    _m_say "systemctl start exited $rc"
+    e2e_wait_for_property "$u" ActiveState '~^(failed|inactive)$' 10
+    e2e_assert_property "$u" Result exit-code
+    e2e_assert_property "$u" ExecMainStatus 1
+    e2e_assert_property "$u" StatusText "~$2"
+    _m_props "$u" ActiveState,Result,ExecMainStatus,StatusText
+    _m_expect_journal "$u" 'Got notification message from PID [0-9]+ \(STOPPING=1, STATUS='
+    _m_no_journal "$u" 'Got notification message .*READY=1'
+}
+
+# The first connection starts the service, which answers on the socket systemd passed it
+# (FileDescriptorName=http).
+case_m8_socket_activated() {
+    _m_socket_activated_install
+    _m_socket_activated_serves http
+}
+
+# Issue 8, item 19: a .socket without FileDescriptorName= (systemd names the fd after the
+# socket unit): the one passed socket is served whatever its name.
+case_m8_socket_activated_unnamed() {
+    _m_socket_activated_install matrix-socket-activated-unnamed.conf
+    e2e_assert_property socket-activated.socket FileDescriptorName socket-activated.socket
+    _m_socket_activated_serves socket-activated.socket
+}
+
+# Item 19: two unnamed sockets passed, none named http: the start fails and says why; no
+# port of its own.
+case_m8_socket_activated_ambiguous() {
+    local u=socket-activated.service
+    _m_socket_activated_install matrix-socket-activated-unnamed.conf matrix-socket-activated-second.conf
+    _m_start_fails $u '^socket activation: 2 sockets passed \(socket-activated\.socket, socket-activated\.socket\), none named `http`'
+    _m_expect_journal $u 'Passing 2 fds to service'
+    _m_no_journal $u 'not socket-activated'
+}
+
+# Item 19: LISTEN_FDS set by a wrapper, no descriptor passed (listen_fds() refuses to claim
+# fd 3): the start fails with listen_fds()'s error; no port of its own.
+case_m8_socket_activated_nothing_passed() {
+    local u=matrix-socket-activated-env.service
+    # shellcheck disable=SC2034  # (read by e2e_install_unit)
+    local E2E_SUBST_LISTEN_ENV='LISTEN_PID=$$$$ LISTEN_FDS=1'
+    _m_example socket-activated
+    e2e_install_unit $u
+    _m_start_fails $u '^socket activation: '
+    _m_no_journal $u 'not socket-activated'
+}
+
+# Item 19: LISTEN_FDS set for another process (a wrapper that forked instead of exec'ing):
+# nothing is ours, and that is an error, not a reason to bind a port of its own.
+case_m8_socket_activated_other_pid() {
+    local u=matrix-socket-activated-env.service
+    # shellcheck disable=SC2034  # (read by e2e_install_unit)
+    local E2E_SUBST_LISTEN_ENV='LISTEN_PID=1 LISTEN_FDS=1'
+    _m_example socket-activated
+    e2e_install_unit $u
+    _m_start_fails $u '^socket activation: LISTEN_FDS is set, but no socket was passed to this process'
+    _m_no_journal $u 'not socket-activated'
 }
 
 # ---------------------------------------------------------------- 9. STATUS injection
