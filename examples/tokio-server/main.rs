@@ -4,7 +4,8 @@
 //! - start-up: `STATUS=Binding` until the listener is bound, then `READY=1`;
 //! - `systemctl reload` (SIGHUP): re-reads the greeting file, then `READY=1` again;
 //! - `systemctl stop` (SIGTERM): `STOPPING=1` at once, stop accepting, let open
-//!   connections finish (at most 10 s), exit 0;
+//!   connections finish (at most 10 s; `STATUS=Draining N open connections` counts those
+//!   still open), exit 0;
 //! - `WatchdogSec=`: pings go out while the main task keeps being polled.
 //!
 //! Environment: `ECHO_LISTEN` (default `127.0.0.1:7878`), `ECHO_GREETING_FILE` (optional).
@@ -48,15 +49,24 @@ async fn main(service: Service) -> Result<(), BoxError> {
                 }
             }
             accepted = listener.accept() => {
-                let (stream, _) = accepted?;
+                let (stream, peer) = accepted?;
                 let greeting = greeting.read().unwrap_or_else(|p| p.into_inner()).clone();
-                connections.spawn(echo(stream, greeting));
+                connections.spawn(async move { (peer, echo(stream, greeting).await) });
+            }
+            // Reap connections as they end: the set then holds the open ones only.
+            Some(ended) = connections.join_next(), if !connections.is_empty() => {
+                if let Ok((peer, result)) = ended {
+                    let how = result.err().map_or_else(String::new, |e| format!(": {e}"));
+                    println!("{peer}: connection closed{how}; {} open", connections.len());
+                }
             }
         }
     }
     drop(listener);
+    // Those that ended since the loop last looked.
+    while connections.try_join_next().is_some() {}
     let open = connections.len();
-    status!("Draining {open} connections")?;
+    status!("Draining {open} open connection{}", if open == 1 { "" } else { "s" })?;
     let drained = tokio::time::timeout(Duration::from_secs(10), async {
         while connections.join_next().await.is_some() {}
     });
