@@ -42,6 +42,15 @@ pub enum EnvError {
     AlreadyTaken,
     /// A passed descriptor is not open (`errno` inside).
     BadDescriptor(i32),
+    /// `LISTEN_FDS` announces a descriptor that was not passed to this process: the number
+    /// is one this crate opened itself (its notification socket, say). Seen when a service
+    /// re-executes itself, or a wrapper passes the variables on without the descriptors.
+    NotInherited {
+        /// The descriptor number `LISTEN_FDS` claims.
+        fd: i32,
+        /// What this crate uses that descriptor for.
+        used_for: &'static str,
+    },
 }
 
 impl fmt::Display for EnvError {
@@ -55,6 +64,12 @@ impl fmt::Display for EnvError {
             EnvError::BadDescriptor(errno) => {
                 write!(f, "a passed descriptor is not usable: {}", std::io::Error::from_raw_os_error(*errno))
             }
+            EnvError::NotInherited { fd, used_for } => write!(
+                f,
+                "LISTEN_FDS claims fd {fd}, but it was not passed to this process \
+                 (this crate opened it as {used_for}); the variables were inherited without \
+                 their descriptors"
+            ),
         }
     }
 }
@@ -237,9 +252,10 @@ pub fn listen_fds_with_names() -> Result<Vec<ListenFd>, EnvError> {
     if names.is_empty() {
         return Ok(Vec::new());
     }
-    let fds = sys::claim_listen_fds(names.len()).map_err(|e| match e.raw_os_error() {
-        Some(libc::EALREADY) => EnvError::AlreadyTaken,
-        errno => EnvError::BadDescriptor(errno.unwrap_or(libc::EBADF)),
+    let fds = sys::claim_listen_fds(names.len()).map_err(|e| match e {
+        sys::ClaimError::AlreadyTaken => EnvError::AlreadyTaken,
+        sys::ClaimError::CrateOwned { fd, role } => EnvError::NotInherited { fd, used_for: role },
+        sys::ClaimError::Bad(e) => EnvError::BadDescriptor(e.raw_os_error().unwrap_or(libc::EBADF)),
     })?;
     Ok(fds.into_iter().zip(names).map(|(fd, name)| ListenFd { fd, name }).collect())
 }

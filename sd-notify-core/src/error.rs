@@ -58,6 +58,10 @@ pub enum Error {
     Io(io::Error),
     /// This platform has no socket family for the address (e.g. not Linux).
     Unsupported,
+    /// What was asked needs a Unix socket: file descriptors (`FDSTORE=1`, `MAINPIDFD=1`, the
+    /// barrier's pipe) and claimed credentials (notifying for another PID) cannot travel
+    /// over vsock to a manager on another machine.
+    NeedsUnixSocket,
 }
 
 impl Error {
@@ -80,7 +84,7 @@ impl Error {
             Error::Timeout => Some(ETIMEDOUT),
             Error::TooManyFds { .. } => Some(E2BIG),
             Error::MessageTooLong => Some(EMSGSIZE),
-            Error::Unsupported => Some(EOPNOTSUPP),
+            Error::Unsupported | Error::NeedsUnixSocket => Some(EOPNOTSUPP),
             Error::Address(_)
             | Error::InvalidValue { .. }
             | Error::InvalidKey { .. }
@@ -116,6 +120,11 @@ impl fmt::Display for Error {
             Error::Unsupported => {
                 write!(f, "notification sockets are not supported on this platform")
             }
+            Error::NeedsUnixSocket => write!(
+                f,
+                "file descriptors, barriers and notifying for another PID need a Unix socket; \
+                 a vsock address cannot carry them"
+            ),
         }
     }
 }
@@ -152,7 +161,7 @@ impl From<Error> for io::Error {
         match e {
             Error::Io(e) => e,
             Error::Timeout => io::Error::new(io::ErrorKind::TimedOut, e),
-            Error::Unsupported => io::Error::new(io::ErrorKind::Unsupported, e),
+            Error::Unsupported | Error::NeedsUnixSocket => io::Error::new(io::ErrorKind::Unsupported, e),
             other => io::Error::new(io::ErrorKind::InvalidInput, other),
         }
     }

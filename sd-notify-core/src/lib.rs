@@ -81,13 +81,13 @@ pub use notifier::{
 };
 #[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
 pub use receiver::{DropReason, Notification, Receiver, split_lines_as_252};
-pub use service::{EXIT_BARRIER_TIMEOUT, ReloadRequested, Service, Shutdown};
+pub use service::{EXIT_BARRIER_TIMEOUT, MIN_WATCHDOG_PING_INTERVAL, ReloadRequested, Service, Shutdown};
 pub use state::{MAX_FDNAME_LEN, NotifyAccess, State};
 pub use status::send_status_fmt;
 
 /// # Examples, compiled against this crate
-/// A sync worker: ready once its queue is open, stopping when `is_stopping()` says so (which
-/// also sends the watchdog pings when the unit has `WatchdogSec=`).
+/// A sync worker: ready once its queue is open, stopping when `is_stopping()` says so, its
+/// watchdog pings tied to the loop by `heartbeat()`.
 /// ```no_run
 /// use sd_notify_core::{sd_service, status, Service};
 ///
@@ -128,7 +128,8 @@ pub use sd_notify_macros::sd_service;
 pub mod __private {
     pub use crate::__sd_failure_of as failure_of;
     pub use crate::service::{
-        Config, Failure, MainOutput, Supervise, Supervised, ViaDebug, ViaDynError, ViaDynErrorSendSync,
-        ViaError, Wrap, ready, run_async, run_sync, supervise,
+        Config, Failure, Probe, Supervise, Supervised, ViaDebug, ViaDisplay, ViaDynError, ViaDynErrorSend,
+        ViaDynErrorSendSync, ViaError, ViaNoError, ViaResult, Wrap, handle, ready, run_async, run_sync,
+        supervise,
     };
 }

@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::address::{NotifyAddress, VsockKind};
 use crate::error::{AddressError, Error};
@@ -240,7 +240,7 @@ impl Notifier {
     /// # Errors
     /// [`Error::TooManyFds`] beyond [`MAX_FDS`]; [`Error::FdMismatch`] when descriptors come
     /// without `FDSTORE=1`/`MAINPIDFD=1` or those come without descriptors; others as
-    /// [`Notifier::notify`]. [`Error::Unsupported`] for vsock addresses.
+    /// [`Notifier::notify`]. [`Error::NeedsUnixSocket`] for vsock addresses.
     ///
     /// ```
     /// # use sd_notify_core::{Message, Notifier, Receiver, State};
@@ -272,7 +272,7 @@ impl Notifier {
     /// `ESRCH` the message is sent once more with our own credentials, as libsystemd does.
     ///
     /// # Errors
-    /// As [`Notifier::notify`]; [`Error::Unsupported`] for vsock addresses.
+    /// As [`Notifier::notify`]; [`Error::NeedsUnixSocket`] for vsock addresses.
     ///
     /// ```
     /// # use sd_notify_core::{Message, Notifier, Receiver, State};
@@ -294,7 +294,9 @@ impl Notifier {
     /// the manager ignores messages from a process that no longer exists.
     ///
     /// # Errors
-    /// [`Error::Timeout`] when the manager did not answer within `timeout`; others as
+    /// [`Error::Timeout`] when the manager did not take the `BARRIER=1` message and answer
+    /// it within `timeout` (one bound for both); [`Error::NeedsUnixSocket`] for a vsock
+    /// address, since the barrier's descriptor cannot cross to another machine; others as
     /// [`Notifier::notify`].
     ///
     /// ```
@@ -315,18 +317,85 @@ impl Notifier {
     /// # References
     /// [`sd_notify_barrier(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
     pub fn barrier(&self, timeout: Duration) -> Result<(), Error> {
+        self.barrier_before(Instant::now() + timeout)
+    }
+
+    /// [`Notifier::barrier`] with one deadline for the whole of it: the `BARRIER=1` send
+    /// (which waits for room in a full queue, at most the notifier's timeout) and the wait
+    /// for the answer.
+    pub(crate) fn barrier_before(&self, deadline: Instant) -> Result<(), Error> {
+        if matches!(self.target, Target::Vsock { .. }) {
+            return Err(Error::NeedsUnixSocket);
+        }
         let (read, write) = sys::pipe()?;
-        self.send_raw(b"BARRIER=1", &[write.as_fd()], None)?;
+        // The send waits no longer than any other send of this notifier either.
+        let send_deadline = deadline.min(Instant::now() + self.timeout());
+        self.send_before(b"BARRIER=1", &[write.as_fd()], send_deadline)?;
         drop(write);
-        let events = sys::poll(read.as_fd(), sys::POLLHUP, Some(timeout))?;
+        let events =
+            sys::poll(read.as_fd(), sys::POLLHUP, Some(deadline.saturating_duration_since(Instant::now())))?;
         if events & sys::POLLHUP != 0 { Ok(()) } else { Err(Error::Timeout) }
     }
 
-    /// The connected socket, created now, for the signal handlers of `#[sd_service]` to
-    /// send on. `None` for vsock addresses, which need a connection per message.
-    pub(crate) fn signal_socket(&'static self) -> Result<Option<BorrowedFd<'static>>, Error> {
-        let Target::Unix(t) = &self.target else { return Ok(None) };
-        self.connected_socket(t).map(Some)
+    /// The socket for the signal handlers of `#[sd_service]` to send on, created now and
+    /// connected if the manager's socket accepts (if not, a later send connects it, and the
+    /// handlers leave their sends to the service thread until then). `None` for vsock
+    /// addresses, which need a connection per message.
+    pub(crate) fn handler_socket(&'static self) -> Option<BorrowedFd<'static>> {
+        let Target::Unix(t) = &self.target else { return None };
+        let socket = self.unix_socket(t).ok()?;
+        if !t.connected.load(Ordering::Acquire) {
+            let _ = t.connect(socket);
+        }
+        Some(socket)
+    }
+
+    /// Sends `msg` now if that needs no waiting: `Ok(true)` when sent, `Ok(false)` when it
+    /// would have to wait (the manager's queue is full, or the address is vsock, whose
+    /// connect may take time), so that the caller can leave it to a thread that may wait.
+    pub(crate) fn send_without_waiting(&self, msg: &Message) -> Result<bool, Error> {
+        let Target::Unix(t) = &self.target else { return Ok(false) };
+        match self.send_unix(t, msg.as_bytes(), &[], None, sys::Wait::Never) {
+            Ok(()) => Ok(true),
+            Err(Error::Timeout) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends `bytes` (with `fds`), waiting for room in the manager's queue until `deadline`
+    /// at the latest ([`Error::Timeout`] then), however long the notifier's own timeout.
+    pub(crate) fn send_before(
+        &self,
+        bytes: &[u8],
+        fds: &[BorrowedFd<'_>],
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        match &self.target {
+            Target::Unix(t) => loop {
+                match self.send_unix(t, bytes, fds, None, sys::Wait::Never) {
+                    Err(Error::Timeout) => {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Err(Error::Timeout);
+                        }
+                        let socket = self.connected_socket(t)?;
+                        // Room in a connected datagram socket's peer queue shows as POLLOUT.
+                        sys::poll(socket, sys::POLLOUT, Some(left))?;
+                    }
+                    other => return other,
+                }
+            },
+            &Target::Vsock { kind, cid, port } => {
+                if !fds.is_empty() {
+                    return Err(Error::NeedsUnixSocket);
+                }
+                let left = deadline.saturating_duration_since(Instant::now()).min(self.timeout());
+                if left.is_zero() {
+                    return Err(Error::Timeout);
+                }
+                self.send_vsock(kind, cid, port, bytes, left)
+            }
+        }
     }
 
     fn send_checked(
@@ -351,12 +420,12 @@ impl Notifier {
         creds: Option<sys::Credentials>,
     ) -> Result<(), Error> {
         match &self.target {
-            Target::Unix(t) => self.send_unix(t, bytes, fds, creds),
+            Target::Unix(t) => self.send_unix(t, bytes, fds, creds, sys::Wait::Block),
             &Target::Vsock { kind, cid, port } => {
                 if !fds.is_empty() || creds.is_some() {
-                    return Err(Error::Unsupported);
+                    return Err(Error::NeedsUnixSocket);
                 }
-                self.send_vsock(kind, cid, port, bytes)
+                self.send_vsock(kind, cid, port, bytes, self.timeout())
             }
         }
     }
@@ -367,13 +436,14 @@ impl Notifier {
         bytes: &[u8],
         fds: &[BorrowedFd<'_>],
         creds: Option<sys::Credentials>,
+        wait: sys::Wait,
     ) -> Result<(), Error> {
         let socket = self.connected_socket(t)?;
         let attempt = |creds: Option<sys::Credentials>| {
             if fds.is_empty() && creds.is_none() {
-                sys::send(socket, bytes)
+                sys::send_flags(socket, bytes, wait)
             } else {
-                sys::send_msg(socket, None, bytes, fds, creds)
+                sys::send_msg(socket, None, bytes, fds, creds, wait)
             }
         };
         let result = match attempt(creds) {
@@ -413,13 +483,21 @@ impl Notifier {
             let socket = sys::unix_dgram_socket()?;
             sys::grow_send_buffer(socket.as_fd());
             sys::set_send_timeout(socket.as_fd(), self.timeout())?;
+            sys::register_crate_fd(socket.as_fd(), sys::FdRole::NotifySocket);
             // Cannot fail: we hold the creation lock and checked it is empty.
             let _ = t.socket.set(socket);
         }
         t.socket.get().map(|s| s.as_fd()).ok_or(Error::Unsupported)
     }
 
-    fn send_vsock(&self, kind: VsockKind, cid: u32, port: u32, bytes: &[u8]) -> Result<(), Error> {
+    fn send_vsock(
+        &self,
+        kind: VsockKind,
+        cid: u32,
+        port: u32,
+        bytes: &[u8],
+        timeout: Duration,
+    ) -> Result<(), Error> {
         let kinds: &[libc::c_int] = match kind {
             VsockKind::Any => &[sys::VSOCK_DGRAM, sys::VSOCK_SEQPACKET, sys::VSOCK_STREAM],
             VsockKind::Datagram => &[sys::VSOCK_DGRAM],
@@ -428,7 +506,7 @@ impl Notifier {
         };
         let mut last = io::Error::from_raw_os_error(libc::EAFNOSUPPORT);
         for &sock_type in kinds {
-            match sys::vsock_connect(sock_type, cid, port, self.timeout()) {
+            match sys::vsock_connect(sock_type, cid, port, timeout) {
                 Ok(socket) => {
                     sys::send(socket.as_fd(), bytes)?;
                     if sock_type != sys::VSOCK_DGRAM {

@@ -201,8 +201,16 @@ fn vsock_notifiers_refuse_fds_and_credentials_before_any_system_call() {
     let (_r, w) = common::pipe();
     let fdstore = sd_notify_core::Message::from_states(&[State::FdStore]).unwrap();
     use std::os::fd::AsFd;
-    assert!(matches!(n.send_with_fds(&fdstore, &[w.as_fd()]), Err(Error::Unsupported)));
+    assert!(matches!(n.send_with_fds(&fdstore, &[w.as_fd()]), Err(Error::NeedsUnixSocket)));
     let ready = sd_notify_core::Message::from_states(&[State::Ready]).unwrap();
-    assert!(matches!(n.send_as(std::process::id(), &ready), Err(Error::Unsupported)));
-    assert!(matches!(n.barrier(std::time::Duration::from_secs(1)), Err(Error::Unsupported)));
+    assert!(matches!(n.send_as(std::process::id(), &ready), Err(Error::NeedsUnixSocket)));
+    // The barrier's pipe cannot cross to another machine: its own error, with words that say
+    // so (not "not supported on this platform", which sent users looking at the wrong thing).
+    let barrier = n.barrier(std::time::Duration::from_secs(1)).unwrap_err();
+    assert!(matches!(barrier, Error::NeedsUnixSocket));
+    assert_eq!(
+        barrier.to_string(),
+        "file descriptors, barriers and notifying for another PID need a Unix socket; a vsock address cannot carry them"
+    );
+    assert_eq!(barrier.raw_os_error(), Some(libc::EOPNOTSUPP));
 }

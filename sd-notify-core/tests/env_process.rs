@@ -225,6 +225,20 @@ fn listen_fds_name_count_mismatch_is_an_error() {
     std::fs::remove_file(&file).unwrap();
 }
 
+/// `LISTEN_FDS=1` for us, but nothing was passed (a service that re-executes itself, a
+/// wrapper that passes the variables on without the descriptors): descriptor 3 is free, and
+/// the process-wide notifier's socket takes it. `listen_fds()` must refuse to hand out the
+/// crate's own socket (two owners of one descriptor), and notifications must keep working.
+#[test]
+fn listen_fds_never_hands_out_the_crates_own_socket() {
+    let receiver = Receiver::bind_unique_abstract().unwrap();
+    let (key, value) = receiver.env();
+    let env = [(key, value), ("LISTEN_FDS", os("1"))];
+    run_child("listen_fds_not_inherited", "exec 3<&-\nexport LISTEN_PID=$$", &env);
+    assert_eq!(recv(&receiver).bytes(), b"STATUS=before");
+    assert_eq!(recv(&receiver).bytes(), b"STATUS=after the refused claim");
+}
+
 /// Descriptor 3 open, descriptor 4 announced but closed: an error, and descriptor 3 must stay
 /// open (libsystemd leaves the descriptors as they are on error; closing one the process was
 /// handed, without handing it out, loses it).
@@ -266,6 +280,7 @@ fn child_entry() {
         "listen_fds_closed" => child_listen_fds_closed(),
         "listen_fds_mismatch" => child_listen_fds_mismatch(),
         "listen_fds_partial" => child_listen_fds_partial(),
+        "listen_fds_not_inherited" => child_listen_fds_not_inherited(),
         other => panic!("unknown scenario {other}"),
     }
     println!("CHILD-OK {scenario}");
@@ -435,4 +450,18 @@ fn child_listen_fds_partial() {
     assert_eq!(listen_fds().unwrap_err(), EnvError::BadDescriptor(libc::EBADF));
     assert!(is_open(3), "descriptor 3 was closed by the failed listen_fds()");
     sock_name_is(3, &env("EXPECT_SOCK_NAME"));
+}
+
+fn child_listen_fds_not_inherited() {
+    assert!(!is_open(3), "precondition: descriptor 3 is closed in the child");
+    notify(&[State::Status("before")]).unwrap();
+    assert!(is_open(3), "precondition: the notifier's socket took descriptor 3");
+    let err = listen_fds().unwrap_err();
+    assert_eq!(err, EnvError::NotInherited { fd: 3, used_for: "the notification socket" });
+    assert_eq!(
+        err.to_string(),
+        "LISTEN_FDS claims fd 3, but it was not passed to this process (this crate opened it as the \
+         notification socket); the variables were inherited without their descriptors"
+    );
+    notify(&[State::Status("after the refused claim")]).unwrap();
 }

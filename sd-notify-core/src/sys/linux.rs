@@ -7,7 +7,7 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::address::SUN_PATH_LEN;
@@ -152,13 +152,40 @@ pub(crate) fn set_pass_credentials(fd: BorrowedFd<'_>) -> io::Result<()> {
 
 /// Sends one datagram on a connected socket: exactly one `send(2)`.
 pub(crate) fn send(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
+    send_flags(fd, bytes, Wait::Block)
+}
+
+/// Whether a send may wait for room in the manager's queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Block (bounded by the socket's `SO_SNDTIMEO`).
+    Block,
+    /// `MSG_DONTWAIT`: a full queue is `WouldBlock` at once.
+    Never,
+}
+
+impl Wait {
+    fn flags(self) -> libc::c_int {
+        match self {
+            Wait::Block => libc::MSG_NOSIGNAL,
+            Wait::Never => libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        }
+    }
+}
+
+/// `send(2)` of one datagram on a connected socket.
+pub(crate) fn send_flags(fd: BorrowedFd<'_>, bytes: &[u8], wait: Wait) -> io::Result<()> {
     retry(|| {
         // SAFETY: `bytes` is valid for reads of its length for the duration of the call.
-        cvt_size(unsafe {
-            libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL)
-        })
+        cvt_size(unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), wait.flags()) })
     })
     .map(drop)
+}
+
+/// This process's ID (`getpid(2)`, async-signal-safe; after `fork` it is the child's).
+pub(crate) fn getpid() -> u32 {
+    // SAFETY: getpid() has no preconditions and cannot fail.
+    unsafe { libc::getpid() as u32 }
 }
 
 /// Credentials to claim for a datagram (the kernel checks them; only root may lie).
@@ -198,6 +225,7 @@ pub(crate) fn send_msg(
     bytes: &[u8],
     fds: &[BorrowedFd<'_>],
     creds: Option<Credentials>,
+    wait: Wait,
 ) -> io::Result<()> {
     if fds.len() > MAX_FDS {
         return Err(io::Error::from_raw_os_error(libc::E2BIG));
@@ -247,7 +275,7 @@ pub(crate) fn send_msg(
     retry(|| {
         // SAFETY: `msg` points to `iov`, `control` and the address, all alive and valid for
         // the duration of the call; the kernel only reads them.
-        cvt_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) })
+        cvt_size(unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, wait.flags()) })
     })
     .map(drop)
 }
@@ -341,6 +369,31 @@ pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
 pub(crate) const POLLHUP: libc::c_short = libc::POLLHUP;
 /// `POLLIN`, re-exported for callers of [`poll`].
 pub(crate) const POLLIN: libc::c_short = libc::POLLIN;
+/// `POLLOUT`, re-exported for callers of [`poll`]: on a connected datagram socket, room in
+/// the peer's queue.
+pub(crate) const POLLOUT: libc::c_short = libc::POLLOUT;
+
+/// Waits on two descriptors at once (the service thread: its wake-up pipe, and the
+/// notification socket while it has something queued). Returns the events of each; both
+/// empty on timeout.
+pub(crate) fn poll2(
+    a: (BorrowedFd<'_>, libc::c_short),
+    b: Option<(BorrowedFd<'_>, libc::c_short)>,
+    timeout: Option<Duration>,
+) -> io::Result<(libc::c_short, libc::c_short)> {
+    let ms = timeout
+        .map_or(-1, |t| libc::c_int::try_from(t.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX));
+    let mut pfds = [
+        libc::pollfd { fd: a.0.as_raw_fd(), events: a.1, revents: 0 },
+        libc::pollfd { fd: b.map_or(-1, |b| b.0.as_raw_fd()), events: b.map_or(0, |b| b.1), revents: 0 },
+    ];
+    // SAFETY: `pfds` is an array of two valid pollfds (a negative fd is ignored by poll).
+    match cvt(unsafe { libc::poll(pfds.as_mut_ptr(), 2, ms) }) {
+        Ok(_) => Ok((pfds[0].revents, pfds[1].revents)),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok((0, 0)),
+        Err(e) => Err(e),
+    }
+}
 
 /// What one `recvmsg(2)` on a notification socket returned.
 pub(crate) struct Received {
@@ -402,6 +455,57 @@ pub(crate) fn recv_msg(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Receive
     Ok(received)
 }
 
+/// Descriptors this crate keeps open for the life of the process (the notification socket,
+/// the service's wake-up pipe), with what each is for. Socket activation must never hand one
+/// out: with `LISTEN_FDS=1` but nothing passed (a self-re-exec, a broken wrapper), fd 3 may
+/// well be the crate's own socket.
+static CRATE_FDS: [(AtomicI32, AtomicUsize); 4] = [
+    (AtomicI32::new(-1), AtomicUsize::new(0)),
+    (AtomicI32::new(-1), AtomicUsize::new(0)),
+    (AtomicI32::new(-1), AtomicUsize::new(0)),
+    (AtomicI32::new(-1), AtomicUsize::new(0)),
+];
+/// What a registered descriptor is for, by index into this table.
+const CRATE_FD_ROLES: [&str; 3] = ["", "the notification socket", "the service's wake-up pipe"];
+
+/// The role of a descriptor in [`CRATE_FDS`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FdRole {
+    /// The socket a notifier sends on.
+    NotifySocket = 1,
+    /// An end of the `#[sd_service]` wake-up pipe.
+    WakePipe = 2,
+}
+
+/// Records that the crate keeps `fd` open for the rest of the process.
+pub(crate) fn register_crate_fd(fd: BorrowedFd<'_>, role: FdRole) {
+    for (slot, what) in &CRATE_FDS {
+        if slot.compare_exchange(-1, fd.as_raw_fd(), Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            what.store(role as usize, Ordering::SeqCst);
+            return;
+        }
+    }
+}
+
+/// What the crate uses `fd` for, if it is one of its own.
+pub(crate) fn crate_fd_role(fd: RawFd) -> Option<&'static str> {
+    CRATE_FDS
+        .iter()
+        .find(|(slot, _)| slot.load(Ordering::SeqCst) == fd)
+        .map(|(_, what)| CRATE_FD_ROLES.get(what.load(Ordering::SeqCst)).copied().unwrap_or("internal use"))
+}
+
+/// Why the socket-activation descriptors could not be taken.
+#[derive(Debug)]
+pub(crate) enum ClaimError {
+    /// Taken before.
+    AlreadyTaken,
+    /// The descriptor is one of the crate's own (see [`CRATE_FDS`]).
+    CrateOwned { fd: RawFd, role: &'static str },
+    /// The descriptor is not open.
+    Bad(io::Error),
+}
+
 /// Set once the inherited socket-activation descriptors have been turned into `OwnedFd`s,
 /// so that no descriptor ever gets two owners.
 static LISTEN_FDS_CLAIMED: AtomicBool = AtomicBool::new(false);
@@ -410,16 +514,23 @@ static LISTEN_FDS_CLAIMED: AtomicBool = AtomicBool::new(false);
 const LISTEN_FDS_START: RawFd = 3;
 
 /// Takes ownership of descriptors 3..3+count that socket activation passed to this process,
-/// marking each close-on-exec. Only the first call succeeds (`EALREADY` after).
-pub(crate) fn claim_listen_fds(count: usize) -> io::Result<Vec<OwnedFd>> {
+/// marking each close-on-exec. Only the first call succeeds ([`ClaimError::AlreadyTaken`]
+/// after). A descriptor the crate itself owns is refused, never handed out a second time.
+pub(crate) fn claim_listen_fds(count: usize) -> Result<Vec<OwnedFd>, ClaimError> {
     if LISTEN_FDS_CLAIMED.swap(true, Ordering::SeqCst) {
-        return Err(io::Error::from_raw_os_error(libc::EALREADY));
+        return Err(ClaimError::AlreadyTaken);
     }
     // Check (and mark close-on-exec) every descriptor before owning any: if one is not open,
     // no OwnedFd exists yet, so the error does not close the others behind the caller's back.
     for raw in (LISTEN_FDS_START..).take(count) {
-        // SAFETY: F_SETFD has no memory preconditions; on a closed descriptor it fails (EBADF).
-        if let Err(e) = cvt(unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) }) {
+        let refused = match crate_fd_role(raw) {
+            Some(role) => Some(ClaimError::CrateOwned { fd: raw, role }),
+            // SAFETY: F_SETFD has no memory preconditions; on a closed descriptor it fails (EBADF).
+            None => {
+                cvt(unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) }).err().map(ClaimError::Bad)
+            }
+        };
+        if let Some(e) = refused {
             // Nothing was taken: a later call may try again.
             LISTEN_FDS_CLAIMED.store(false, Ordering::SeqCst);
             return Err(e);
@@ -429,9 +540,9 @@ pub(crate) fn claim_listen_fds(count: usize) -> io::Result<Vec<OwnedFd>> {
         .take(count)
         .map(|raw| {
             // SAFETY: the manager passed `raw` to this process (LISTEN_PID matched, fcntl just
-            // proved it open), the claim flag above guarantees this runs once per process, so
-            // no other OwnedFd for it exists in this crate; documented: callers must not claim
-            // them by other means.
+            // proved it open, and it is none of the crate's own descriptors), the claim flag
+            // above guarantees this runs once per process, so no other OwnedFd for it exists
+            // in this crate; documented: callers must not claim them by other means.
             unsafe { OwnedFd::from_raw_fd(raw) }
         })
         .collect();

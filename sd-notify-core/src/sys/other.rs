@@ -60,6 +60,7 @@ pub(crate) fn send_msg(
     _: &[u8],
     _: &[BorrowedFd<'_>],
     _: Option<Credentials>,
+    _: Wait,
 ) -> io::Result<()> {
     unsupported()
 }
@@ -75,8 +76,8 @@ pub(crate) fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 pub(crate) fn poll(_: BorrowedFd<'_>, _: i16, _: Option<Duration>) -> io::Result<i16> {
     unsupported()
 }
-pub(crate) fn claim_listen_fds(_count: usize) -> io::Result<Vec<OwnedFd>> {
-    unsupported()
+pub(crate) fn claim_listen_fds(_count: usize) -> Result<Vec<OwnedFd>, ClaimError> {
+    unsupported().map_err(ClaimError::Bad)
 }
 pub(crate) const POLLIN: i16 = 0x1;
 pub(crate) fn read(_: BorrowedFd<'_>, _: &mut [u8]) -> io::Result<usize> {
@@ -86,11 +87,19 @@ pub(crate) fn read(_: BorrowedFd<'_>, _: &mut [u8]) -> io::Result<usize> {
 /// No signal handling without the Linux implementation: the service runs without it.
 pub(crate) mod signal {
     use std::io;
-    use std::os::fd::{BorrowedFd, OwnedFd};
+    use std::os::fd::BorrowedFd;
 
-    pub(crate) fn install(_: Option<BorrowedFd<'static>>, _: &'static [u8], _: bool) -> io::Result<OwnedFd> {
+    pub(crate) struct Setup {
+        pub(crate) socket: Option<BorrowedFd<'static>>,
+        pub(crate) supervised: bool,
+        pub(crate) stopping: &'static [u8],
+        pub(crate) reload: bool,
+    }
+    pub(crate) fn install(setup: Setup) -> io::Result<BorrowedFd<'static>> {
+        let _ = (setup.socket, setup.supervised, setup.stopping, setup.reload);
         super::unsupported()
     }
+    pub(crate) fn uninstall() {}
     pub(crate) fn stop_signals() -> u32 {
         0
     }
@@ -104,4 +113,37 @@ pub(crate) mod signal {
         false
     }
     pub(crate) fn wake() {}
+}
+
+/// Whether a send may wait (see the Linux implementation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Wait {
+    Block,
+    Never,
+}
+pub(crate) fn send_flags(_: BorrowedFd<'_>, _: &[u8], _: Wait) -> io::Result<()> {
+    unsupported()
+}
+pub(crate) fn getpid() -> u32 {
+    std::process::id()
+}
+pub(crate) const POLLOUT: i16 = 0x4;
+pub(crate) fn poll2(
+    _: (BorrowedFd<'_>, i16),
+    _: Option<(BorrowedFd<'_>, i16)>,
+    _: Option<Duration>,
+) -> io::Result<(i16, i16)> {
+    unsupported()
+}
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum FdRole {
+    NotifySocket,
+}
+pub(crate) fn register_crate_fd(_: BorrowedFd<'_>, _: FdRole) {}
+#[derive(Debug)]
+#[allow(dead_code)] // matched by env.rs; only the Linux implementation makes all of them
+pub(crate) enum ClaimError {
+    AlreadyTaken,
+    CrateOwned { fd: i32, role: &'static str },
+    Bad(io::Error),
 }

@@ -1,0 +1,111 @@
+//! The attribute's own messages (STATUS at start, READY, reload answers, pings, STOPPING):
+//! sent at once when the manager's queue has room, otherwise queued, in order, for the
+//! service thread, so that no caller ever waits on a manager that does not read.
+
+use std::collections::VecDeque;
+use std::os::fd::BorrowedFd;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use super::state;
+use crate::message::Message;
+use crate::notifier::Notifier;
+use crate::state::State;
+use crate::sys::signal;
+use crate::{Error, default_notifier};
+
+/// Messages waiting for room in the manager's queue, oldest first.
+static QUEUE: Mutex<VecDeque<Box<Message>>> = Mutex::new(VecDeque::new());
+/// The last send failed (so a lasting failure is reported once, not at every ping).
+static FAILING: AtomicBool = AtomicBool::new(false);
+
+/// The manager to tell, when there is one and this is the service's process.
+fn notifier() -> Option<&'static Notifier> {
+    state::current()?;
+    default_notifier().ok().flatten()
+}
+
+/// Sends `states` as one message without waiting; see [`send`].
+pub(super) fn send_states(states: &[State<'_>], what: &str) {
+    match Message::from_states(states) {
+        Ok(msg) => send(msg, what),
+        Err(e) => eprintln!("sd_service: {what} not sent: {e}"),
+    }
+}
+
+/// Sends `msg` now if the manager's queue has room and nothing is queued before it; else
+/// queues it for the service thread. `what` names it in the warning if it fails.
+pub(super) fn send(msg: Message, what: &str) {
+    let Some(notifier) = notifier() else { return };
+    let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+    if queue.is_empty() {
+        match notifier.send_without_waiting(&msg) {
+            Ok(true) => return report(Ok(()), what),
+            Ok(false) => {}
+            Err(e) => return report(Err(e), what),
+        }
+    }
+    queue.push_back(Box::new(msg));
+    drop(queue);
+    signal::wake();
+}
+
+/// Whether something waits in the queue, and the socket to watch for room.
+pub(super) fn waiting() -> Option<Option<BorrowedFd<'static>>> {
+    if QUEUE.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
+        return None;
+    }
+    Some(notifier().and_then(Notifier::handler_socket))
+}
+
+/// The service thread's part: sends what is queued while the queue has room (for vsock,
+/// where every message needs a connection, one message at a time with the notifier's
+/// timeout).
+pub(super) fn flush_without_waiting() {
+    let Some(notifier) = notifier() else { return clear() };
+    let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+    while let Some(msg) = queue.front() {
+        let result = if notifier.handler_socket().is_some() {
+            match notifier.send_without_waiting(msg) {
+                Ok(true) => Ok(()),
+                Ok(false) => return, // still full: wait for POLLOUT
+                Err(e) => Err(e),
+            }
+        } else {
+            notifier.send(msg)
+        };
+        report(result, "a queued message");
+        queue.pop_front();
+    }
+}
+
+/// The exit's part: sends what is queued, then `last`, waiting for room until `deadline`.
+pub(super) fn flush_before(last: Option<Message>, deadline: Instant) {
+    let Some(notifier) = notifier() else { return clear() };
+    let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+    queue.extend(last.map(Box::new));
+    while let Some(msg) = queue.pop_front() {
+        if let Err(e) = notifier.send_before(msg.as_bytes(), &[], deadline) {
+            eprintln!("sd_service: {} message(s) not sent before the exit deadline: {e}", queue.len() + 1);
+            queue.clear();
+            return;
+        }
+    }
+}
+
+/// Forgets what is queued (a new service starts afresh).
+pub(super) fn clear() {
+    QUEUE.lock().unwrap_or_else(|p| p.into_inner()).clear();
+}
+
+fn report(result: Result<(), Error>, what: &str) {
+    match result {
+        Ok(()) => FAILING.store(false, Ordering::Relaxed),
+        Err(e) => {
+            if !FAILING.swap(true, Ordering::Relaxed) {
+                eprintln!("sd_service: {what} could not be sent: {e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The start and the end of a service run: set-up before the runtime's threads exist, the
+//! readiness message, and the exit report, bounded by [`EXIT_BARRIER_TIMEOUT`].
+
+use std::panic::{self, AssertUnwindSafe};
+use std::process::{ExitCode, Termination};
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use super::state::{self, READY_SENT, Runtime};
+use super::thread::{self, OnStop};
+use super::{
+    Config, EXIT_BARRIER_TIMEOUT, Failure, MIN_WATCHDOG_PING_INTERVAL, Service, Supervised, handle, outbox,
+};
+use crate::Error;
+use crate::message::{Message, sanitize_status};
+use crate::state::State;
+use crate::sys::{self, signal};
+
+/// The status shown while stopping when the attribute gives none.
+const DEFAULT_STOPPING: &str = "Stopping";
+
+/// Longest error text put into `STATUS=`, so that it always fits one datagram.
+pub(super) const MAX_REPORTED_MESSAGE: usize = 1024;
+
+/// Runs a sync `main` body as a service and reports how it ended.
+#[doc(hidden)]
+pub fn run_sync<R: Termination>(
+    config: &'static Config,
+    body: impl FnOnce(Service) -> R,
+    describe: impl FnOnce(&R) -> Option<Failure>,
+) -> ExitCode {
+    // Without the handle nothing tells the body to stop: the service thread ends the process.
+    let on_stop = if config.takes_handle { OnStop::Wake } else { OnStop::Exit };
+    let Some(run) = start(config, on_stop, true) else { return ExitCode::FAILURE };
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| body(handle())));
+    run.finish(outcome.map(Some), describe)
+}
+
+/// Runs an async `main` (its runtime attribute made `run` a sync fn returning
+/// [`Supervised`]) as a service and reports how it ended.
+#[doc(hidden)]
+pub fn run_async<R: Termination>(
+    config: &'static Config,
+    run: impl FnOnce() -> Supervised<R>,
+    describe: impl FnOnce(&R) -> Option<Failure>,
+) -> ExitCode {
+    let Some(service) = start(config, OnStop::Wake, false) else { return ExitCode::FAILURE };
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| match run() {
+        Supervised::Finished(r) => Some(r),
+        Supervised::Stopped => None,
+    }));
+    service.finish(outcome, describe)
+}
+
+/// Sends `READY=1` (with the running status, or clearing the starting one) once, unless
+/// the service is already stopping. Called after the `#[ready]` statement.
+#[doc(hidden)]
+pub fn ready() {
+    if state::stop_requested() || READY_SENT.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let config = state::current().map(|r| r.config);
+    let status = match config {
+        Some(Config { running: Some(running), .. }) => Some(*running),
+        Some(Config { starting: Some(_), .. }) => Some(""),
+        _ => None,
+    };
+    match status {
+        Some(s) => outbox::send_states(&[State::Ready, State::Status(s)], "READY=1"),
+        None => outbox::send_states(&[State::Ready], "READY=1"),
+    }
+}
+
+/// A service run between its start and its end.
+struct Run {
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Sets up the state, the signals and the service thread, and sends the starting status
+/// (and READY when the body has no `#[ready]` marker). `None` when another annotated fn
+/// runs: this one must not run half-set-up.
+fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
+    let notifier = crate::default_notifier().unwrap_or_else(|e| {
+        eprintln!("sd_service: not notifying the service manager: {e}");
+        None
+    });
+    let watchdog = crate::watchdog_enabled().unwrap_or_else(|e| {
+        eprintln!("sd_service: watchdog disabled: {e}");
+        None
+    });
+    let stopping_status = config.stopping.unwrap_or(DEFAULT_STOPPING);
+    let stopping = Message::from_states(&[State::Stopping, State::Status(stopping_status)])
+        // Only an invalid literal can fail, and the attribute rejects those at compile time.
+        .or_else(|_| Message::from_states(&[State::Stopping]))
+        .unwrap_or_default();
+    let runtime = Runtime { config, watchdog, stopping: leak_once(config, stopping), pid: sys::getpid() };
+    if let Err(running) = state::begin(runtime) {
+        eprintln!(
+            "sd_service: `{}` was called while `{running}` is running; one #[sd_service] fn runs at a \
+             time in a process (its signals and watchdog are per process), so `{}` did not run",
+            config.name, config.name
+        );
+        return None;
+    }
+    outbox::clear();
+    let setup = signal::Setup {
+        socket: notifier.and_then(crate::Notifier::handler_socket),
+        supervised: notifier.is_some(),
+        stopping: runtime.stopping.as_bytes(),
+        reload: config.reload,
+    };
+    let mut run = Run { thread: None };
+    match signal::install(setup) {
+        Ok(wake) => match thread::spawn(wake, watchdog, on_stop) {
+            Ok(handle) => {
+                state::THREAD_RUNNING.store(true, Ordering::SeqCst);
+                run.thread = Some(handle);
+            }
+            Err(e) => eprintln!("sd_service: could not start the service thread: {e}"),
+        },
+        Err(e) => eprintln!("sd_service: signal handling unavailable: {e}"),
+    }
+    if let Some(interval) = watchdog {
+        if interval < 2 * MIN_WATCHDOG_PING_INTERVAL {
+            eprintln!(
+                "sd_service: WatchdogSec= of {interval:?} is too short to serve; pinging every {:?}",
+                MIN_WATCHDOG_PING_INTERVAL
+            );
+        }
+        if sync {
+            eprintln!(
+                "sd_service: watchdog pings come from the service thread, so a stuck `{}` is not \
+                 caught; call `service.heartbeat()` in its loop to tie them to its progress",
+                config.name
+            );
+        }
+    }
+    if let Some(starting) = config.starting {
+        outbox::send_states(&[State::Status(starting)], "STATUS");
+    }
+    if !config.ready_marker {
+        ready();
+    }
+    Some(run)
+}
+
+/// The stopping message for `config`, made `'static` once per config (the signal handlers
+/// read its bytes at any time), so that calling a service again does not leak again.
+fn leak_once(config: &'static Config, stopping: Message) -> &'static Message {
+    use std::sync::Mutex;
+    static MADE: Mutex<Vec<(usize, &'static Message)>> = Mutex::new(Vec::new());
+    let key = std::ptr::from_ref(config) as usize;
+    let mut made = MADE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&(_, msg)) = made.iter().find(|(k, _)| *k == key) {
+        return msg;
+    }
+    let msg: &'static Message = Box::leak(Box::new(stopping));
+    made.push((key, msg));
+    msg
+}
+
+impl Run {
+    /// Reports the end to the manager (STOPPING, or the failure), waits for it to have read
+    /// everything (all of it within [`EXIT_BARRIER_TIMEOUT`]), and gives the exit code.
+    fn finish<R: Termination>(
+        mut self,
+        outcome: std::thread::Result<Option<R>>,
+        describe: impl FnOnce(&R) -> Option<Failure>,
+    ) -> ExitCode {
+        let deadline = Instant::now() + EXIT_BARRIER_TIMEOUT;
+        let (code, failure, panic) = match outcome {
+            Ok(Some(result)) => {
+                let failure = describe(&result);
+                let code = result.report();
+                let failure = failure.or_else(|| {
+                    exit_status(code)
+                        .filter(|&n| n != 0)
+                        .map(|n| Failure { message: format!("Failed with exit status {n}"), errno: None })
+                });
+                (code, failure, None)
+            }
+            Ok(None) => (ExitCode::SUCCESS, None, None),
+            Err(payload) => {
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "non-string payload".to_owned());
+                let failure = Failure { message: format!("panicked: {message}"), errno: None };
+                (ExitCode::from(101), Some(failure), Some(payload))
+            }
+        };
+        if let Some(thread) = self.thread.take() {
+            thread::stop(thread);
+        }
+        state::THREAD_RUNNING.store(false, Ordering::SeqCst);
+        let last = match &failure {
+            Some(failure) => failure_message(failure, exit_status(code)),
+            None => stopping_message(),
+        };
+        outbox::flush_before(last, deadline);
+        exit_barrier(deadline);
+        signal::uninstall();
+        state::end();
+        match panic {
+            Some(payload) => panic::resume_unwind(payload),
+            None => code,
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // Only reached without `finish` if the exit path itself panicked: leave no thread.
+        if let Some(thread) = self.thread.take() {
+            thread::stop(thread);
+        }
+    }
+}
+
+/// The number behind an `ExitCode` (`ExitCode` shows it to no one but the OS).
+fn exit_status(code: ExitCode) -> Option<u8> {
+    (0..=u8::MAX).find(|&n| code == ExitCode::from(n))
+}
+
+/// `STOPPING=1` with the stopping status, unless a handler (or an earlier call) sent it.
+fn stopping_message() -> Option<Message> {
+    if signal::mark_stopping_sent() {
+        return None;
+    }
+    state::current().map(|rt| rt.stopping.clone())
+}
+
+/// Queues the stopping datagram unless a handler (or an earlier call) already sent it.
+pub(super) fn send_stopping_once() {
+    if let Some(msg) = stopping_message() {
+        outbox::send(msg, "STOPPING=1");
+    }
+}
+
+/// A sync `main` without the handle was asked to stop: report, confirm, exit.
+pub(super) fn exit_now() -> ! {
+    let deadline = Instant::now() + EXIT_BARRIER_TIMEOUT;
+    outbox::flush_before(None, deadline);
+    exit_barrier(deadline);
+    std::process::exit(0)
+}
+
+/// `STOPPING=1` (unless sent), `STATUS=<first line, sanitised>`, `ERRNO=` and
+/// `EXIT_STATUS=` in one datagram.
+fn failure_message(failure: &Failure, exit_status: Option<u8>) -> Option<Message> {
+    let text = status_text(&failure.message);
+    let mut states = Vec::with_capacity(4);
+    if !signal::mark_stopping_sent() {
+        states.push(State::Stopping);
+    }
+    states.push(State::Status(&text));
+    if let Some(errno) = failure.errno.filter(|n| (0..=4095).contains(n)) {
+        states.push(State::Errno(errno));
+    }
+    if let Some(n) = exit_status.filter(|&n| n != 0) {
+        states.push(State::ExitStatus(n));
+    }
+    Message::from_states(&states)
+        .map_err(|e| eprintln!("sd_service: the failure could not be reported: {e}"))
+        .ok()
+}
+
+/// Text for `STATUS=`: the first line, sanitised, cut at [`MAX_REPORTED_MESSAGE`] bytes on
+/// a character boundary.
+pub(super) fn status_text(text: &str) -> String {
+    let first_line = text.lines().next().unwrap_or("").trim();
+    let mut text = sanitize_status(first_line).into_owned();
+    if text.len() > MAX_REPORTED_MESSAGE {
+        let mut cut = MAX_REPORTED_MESSAGE;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+/// The barrier before exit, within what is left of `deadline`. Over vsock there is none
+/// (the barrier needs fd passing): the manager there does not match messages to processes.
+fn exit_barrier(deadline: Instant) {
+    let Some(notifier) = state::current().and(crate::default_notifier().ok().flatten()) else { return };
+    match notifier.barrier_before(deadline) {
+        Ok(()) | Err(Error::NeedsUnixSocket) => {}
+        Err(e) => eprintln!("sd_service: the service manager did not confirm our last messages: {e}"),
+    }
+}

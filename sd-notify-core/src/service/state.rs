@@ -1,0 +1,90 @@
+//! The process-wide state of the service that runs now: what it was told, and the flags its
+//! handle, its thread and its signal handlers share. [`begin`] sets it up for one run of an
+//! annotated fn and [`end`] clears it, so that two annotated fns called one after the other
+//! each get a full life cycle.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Waker;
+use std::time::Duration;
+
+use super::Config;
+use crate::message::Message;
+use crate::sys::{self, signal};
+
+/// The running service.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Runtime {
+    pub(super) config: &'static Config,
+    pub(super) watchdog: Option<Duration>,
+    /// `STOPPING=1` with the stopping status; the signal handlers send its bytes.
+    pub(super) stopping: &'static Message,
+    /// The process that runs it (a `fork()` child is another process and sends nothing).
+    pub(super) pid: u32,
+}
+
+static CURRENT: Mutex<Option<Runtime>> = Mutex::new(None);
+
+/// A stop asked for by [`Service::stop`](super::Service::stop) (signals are counted by the
+/// handlers).
+pub(super) static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+pub(super) static READY_SENT: AtomicBool = AtomicBool::new(false);
+/// The service thread runs; without it, stops are handled inline.
+pub(super) static THREAD_RUNNING: AtomicBool = AtomicBool::new(false);
+/// Set by the service thread when a ping is due and the pings are tied to `main`'s progress.
+pub(super) static WATCHDOG_DUE: AtomicBool = AtomicBool::new(false);
+/// The pings follow `main`'s progress (its future is polled, or it called `heartbeat`).
+pub(super) static PINGS_TIED: AtomicBool = AtomicBool::new(false);
+/// Marked unhealthy: no ping goes out.
+pub(super) static UNHEALTHY: AtomicBool = AtomicBool::new(false);
+/// The task running an async body, woken for watchdog pings and handle-less stops.
+pub(super) static MAIN_TASK: Mutex<Option<Waker>> = Mutex::new(None);
+pub(super) static SHUTDOWN_WAITERS: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
+pub(super) static RELOAD_WAITERS: Mutex<Vec<Waker>> = Mutex::new(Vec::new());
+
+/// The running service, if there is one and this is its process.
+pub(super) fn current() -> Option<Runtime> {
+    let rt = *CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+    rt.filter(|rt| rt.pid == sys::getpid())
+}
+
+/// Makes `rt` the running service, with fresh flags. `Err` with the running one's name when
+/// another annotated fn runs (a call from inside it).
+pub(super) fn begin(rt: Runtime) -> Result<(), &'static str> {
+    let mut current = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(running) = current.filter(|r| r.pid == sys::getpid()) {
+        return Err(running.config.name);
+    }
+    for flag in [&STOP_REQUESTED, &READY_SENT, &THREAD_RUNNING, &WATCHDOG_DUE, &PINGS_TIED, &UNHEALTHY] {
+        flag.store(false, Ordering::SeqCst);
+    }
+    for waiters in [&SHUTDOWN_WAITERS, &RELOAD_WAITERS] {
+        waiters.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+    *MAIN_TASK.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    super::reload::reset();
+    *current = Some(rt);
+    Ok(())
+}
+
+/// No service runs any more.
+pub(super) fn end() {
+    *CURRENT.lock().unwrap_or_else(|p| p.into_inner()) = None;
+}
+
+pub(super) fn stop_requested() -> bool {
+    STOP_REQUESTED.load(Ordering::SeqCst) || signal::stop_signals() > 0
+}
+
+pub(super) fn wake_all(waiters: &Mutex<Vec<Waker>>) {
+    let waiters = std::mem::take(&mut *waiters.lock().unwrap_or_else(|p| p.into_inner()));
+    waiters.into_iter().for_each(Waker::wake);
+}
+
+pub(super) fn wake_main_task() {
+    // Wake outside the lock: the woken task's poll takes the same lock at once.
+    let waker = MAIN_TASK.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
