@@ -19,6 +19,9 @@ fn main(service: Service) -> io::Result<()> {
     let spool = open_spool()?;
     let mut done = 0u64;
     while !service.is_stopping() {
+        // Ties the watchdog pings (WatchdogSec= in the unit) to this loop: if a job hangs,
+        // the pings stop and systemd restarts the worker.
+        service.heartbeat();
         match next_job(&spool)? {
             Some(job) => {
                 process(&job)?;

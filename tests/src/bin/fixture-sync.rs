@@ -20,10 +20,11 @@ fn main(service: Service) -> Result<(), io::Error> {
         report_child_signal_masks()?;
     }
     if let Some(ms) = knob("BLOCK_MS") {
-        // The loop is stuck: it does not call is_stopping(), so no watchdog ping goes out.
+        // The loop is stuck: it does not call heartbeat(), so no watchdog ping goes out.
         std::thread::sleep(Duration::from_millis(ms));
     }
     while !service.is_stopping() {
+        service.heartbeat();
         std::thread::sleep(Duration::from_millis(10));
     }
     std::thread::sleep(Duration::from_millis(knob("SHUTDOWN_MS").unwrap_or(0)));
