@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::state::{self, READY_SENT, Runtime};
-use super::thread::{self, OnStop};
+use super::thread::{self, OnStop, Serve};
 use super::{
     Config, EXIT_BARRIER_TIMEOUT, Failure, MIN_WATCHDOG_PING_INTERVAL, Service, Supervised, handle, outbox,
 };
@@ -112,13 +112,15 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
     };
     let mut run = Run { thread: None };
     match signal::install(setup) {
-        Ok(wake) => match thread::spawn(wake, watchdog, on_stop) {
-            Ok(handle) => {
-                state::THREAD_RUNNING.store(true, Ordering::SeqCst);
-                run.thread = Some(handle);
+        Ok(wake) => {
+            match thread::spawn(wake, Serve { watchdog, on_stop, sync_name: sync.then_some(config.name) }) {
+                Ok(handle) => {
+                    state::THREAD_RUNNING.store(true, Ordering::SeqCst);
+                    run.thread = Some(handle);
+                }
+                Err(e) => eprintln!("sd_service: could not start the service thread: {e}"),
             }
-            Err(e) => eprintln!("sd_service: could not start the service thread: {e}"),
-        },
+        }
         Err(e) => eprintln!("sd_service: signal handling unavailable: {e}"),
     }
     if let Some(interval) = watchdog {
@@ -126,13 +128,6 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
             eprintln!(
                 "sd_service: WatchdogSec= of {interval:?} is too short to serve; pinging every {:?}",
                 MIN_WATCHDOG_PING_INTERVAL
-            );
-        }
-        if sync {
-            eprintln!(
-                "sd_service: watchdog pings come from the service thread, so a stuck `{}` is not \
-                 caught; call `service.heartbeat()` in its loop to tie them to its progress",
-                config.name
             );
         }
     }

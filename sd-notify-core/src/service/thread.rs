@@ -31,13 +31,19 @@ pub(super) fn ping_period(interval: Duration) -> Duration {
     (interval / 2).max(MIN_WATCHDOG_PING_INTERVAL)
 }
 
-pub(super) fn spawn(
-    wake: BorrowedFd<'static>,
-    watchdog: Option<Duration>,
-    on_stop: OnStop,
-) -> std::io::Result<JoinHandle<()>> {
+/// What the thread needs to know of the service it serves.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Serve {
+    pub(super) watchdog: Option<Duration>,
+    pub(super) on_stop: OnStop,
+    /// A sync fn's name: its pings are the thread's own until it calls `heartbeat()`, and
+    /// the first one says so on stderr.
+    pub(super) sync_name: Option<&'static str>,
+}
+
+pub(super) fn spawn(wake: BorrowedFd<'static>, serve: Serve) -> std::io::Result<JoinHandle<()>> {
     QUIT.store(false, Ordering::SeqCst);
-    std::thread::Builder::new().name("sd-service".into()).spawn(move || run(wake, watchdog, on_stop))
+    std::thread::Builder::new().name("sd-service".into()).spawn(move || run(wake, serve))
 }
 
 /// Ends the thread and waits for it.
@@ -47,8 +53,9 @@ pub(super) fn stop(thread: JoinHandle<()>) {
     let _ = thread.join();
 }
 
-fn run(wake: BorrowedFd<'static>, watchdog: Option<Duration>, on_stop: OnStop) {
+fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve) {
     let period = watchdog.map(ping_period);
+    let mut hint = sync_name;
     let mut next_ping = period.map(|p| Instant::now() + p);
     let mut stop_handled = false;
     let mut reloads_seen = 0;
@@ -103,6 +110,12 @@ fn run(wake: BorrowedFd<'static>, watchdog: Option<Duration>, on_stop: OnStop) {
                 if UNHEALTHY.load(Ordering::SeqCst) {
                     // No ping: the manager's watchdog is to fire unless health comes back.
                 } else if pings_untied() {
+                    if let Some(name) = hint.take() {
+                        eprintln!(
+                            "sd_service: watchdog pings come from the service thread, so a stuck `{name}` \
+                             is not caught; call `service.heartbeat()` in its loop to tie them to its progress"
+                        );
+                    }
                     outbox::send(watchdog_message(), "WATCHDOG=1");
                 } else {
                     WATCHDOG_DUE.store(true, Ordering::SeqCst);

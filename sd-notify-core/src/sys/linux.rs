@@ -525,9 +525,11 @@ pub(crate) fn claim_listen_fds(count: usize) -> Result<Vec<OwnedFd>, ClaimError>
     for raw in (LISTEN_FDS_START..).take(count) {
         let refused = match crate_fd_role(raw) {
             Some(role) => Some(ClaimError::CrateOwned { fd: raw, role }),
-            // SAFETY: F_SETFD has no memory preconditions; on a closed descriptor it fails (EBADF).
             None => {
-                cvt(unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) }).err().map(ClaimError::Bad)
+                // SAFETY: F_SETFD has no memory preconditions; on a closed descriptor it fails
+                // (EBADF).
+                let marked = unsafe { libc::fcntl(raw, libc::F_SETFD, libc::FD_CLOEXEC) };
+                cvt(marked).err().map(ClaimError::Bad)
             }
         };
         if let Some(e) = refused {
