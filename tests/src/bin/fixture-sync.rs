@@ -19,6 +19,8 @@ fn main(service: Service) -> Result<(), io::Error> {
     if knob("CHILD_SIGNALS").is_some() {
         report_child_signal_masks()?;
     }
+    // From here on the pings follow this loop's heartbeats.
+    service.heartbeat();
     if let Some(ms) = knob("BLOCK_MS") {
         // The loop is stuck: it does not call heartbeat(), so no watchdog ping goes out.
         std::thread::sleep(Duration::from_millis(ms));
