@@ -235,7 +235,10 @@ fn panic_in_main_is_reported_like_an_error() {
         assert_eq!(exit_code(status), 101, "a panic keeps Rust's exit code");
         let report = svc.with_line("STOPPING=1");
         assert_eq!(report.len(), 1, "{:#?}", svc.texts());
-        assert_eq!(report[0].text(), "STOPPING=1\nSTATUS=panicked: fixture panicked on purpose\nEXIT_STATUS=101");
+        assert_eq!(
+            report[0].text(),
+            "STOPPING=1\nSTATUS=panicked: fixture panicked on purpose\nEXIT_STATUS=101"
+        );
         assert!(svc.events.last().is_some_and(|e| e.barrier));
     }
 }
