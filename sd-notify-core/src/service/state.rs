@@ -51,10 +51,15 @@ pub(super) fn current() -> Option<Runtime> {
 /// Makes `rt` the running service, with fresh flags. `Err` with the running one's name when
 /// another annotated fn runs (a call from inside it).
 pub(super) fn begin(rt: Runtime) -> Result<(), &'static str> {
-    let mut current = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(running) = current.filter(|r| r.pid == sys::getpid()) {
-        return Err(running.config.name);
+    {
+        let mut current = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(running) = current.filter(|r| r.pid == sys::getpid()) {
+            return Err(running.config.name);
+        }
+        *current = Some(rt);
     }
+    // Reset outside the lock above (other locks are taken while it is held elsewhere); no
+    // signal handler or service thread of this run exists yet.
     for flag in [&STOP_REQUESTED, &READY_SENT, &THREAD_RUNNING, &WATCHDOG_DUE, &PINGS_TIED, &UNHEALTHY] {
         flag.store(false, Ordering::SeqCst);
     }
@@ -63,7 +68,6 @@ pub(super) fn begin(rt: Runtime) -> Result<(), &'static str> {
     }
     *MAIN_TASK.lock().unwrap_or_else(|p| p.into_inner()) = None;
     super::reload::reset();
-    *current = Some(rt);
     Ok(())
 }
 
