@@ -23,13 +23,21 @@ use std::time::Instant;
 /// A fixture of this package: its directory is the harness's `--bin-dir`.
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture-async");
 /// The other fixtures the matrix uses (named so that Cargo builds them before this test).
-const OTHER_FIXTURES: [&str; 3] = [
+const OTHER_FIXTURES: [&str; 4] = [
     env!("CARGO_BIN_EXE_fixture-sync"),
+    env!("CARGO_BIN_EXE_fixture-sync-no-handle"),
     env!("CARGO_BIN_EXE_fixture-mainpid"),
     env!("CARGO_BIN_EXE_fixture-fdstore"),
 ];
 /// The example services the matrix runs.
-const EXAMPLES: [&str; 3] = ["lifecycle-demo", "tokio-server", "socket-activated"];
+const EXAMPLES: [&str; 6] = [
+    "lifecycle-demo",
+    "tokio-server",
+    "socket-activated",
+    "sync-worker",
+    "pollster-service",
+    "health-watchdog",
+];
 
 /// A line on the real stderr: libtest captures `eprintln!` of a passing test, and a skip
 /// reason must be seen.

@@ -197,7 +197,7 @@ case_m1_notify_ready_after_init() {
 # deactivating (stop-sigterm) with STATUS=Stopping during a 1.5 s graceful shutdown, then
 # a clean exit: Result=success, ExecMainStatus=0.
 case_m2_stop_deactivating() {
-    local u=matrix-stop.service pid usec barrier
+    local u=matrix-stop.service pid
     _m_bin fixture-async
     e2e_install_unit $u
     _m_keep $u
@@ -212,25 +212,54 @@ case_m2_stop_deactivating() {
     _m_say "right after systemctl stop:"
     _m_props $u ActiveState,SubState,StatusText,MainPID
     e2e_wait_for_property $u ActiveState inactive 15
-    e2e_assert_property $u SubState dead
-    e2e_assert_property $u Result success
-    e2e_assert_property $u ExecMainStatus 0
-    e2e_assert_property $u ExecMainCode 1 # CLD_EXITED
-    e2e_assert_property $u ExecMainPID "$pid"
+    _m_expect_clean_stop $u "$pid"
+    _m_expect_journal $u 'Changed running -> stop-sigterm'
+}
+
+# _m_expect_clean_stop UNIT PID: the stopped unit (kept loaded) ended cleanly: exit 0 of PID
+# after STOPPING=1 and its 1.5 s graceful shutdown (SHUTDOWN_MS=1500), Result=success; on
+# 254 the exit barrier.
+_m_expect_clean_stop() {
+    local u=$1 pid=$2 usec barrier
+    e2e_assert_property "$u" ActiveState inactive
+    e2e_assert_property "$u" SubState dead
+    e2e_assert_property "$u" Result success
+    e2e_assert_property "$u" ExecMainStatus 0
+    e2e_assert_property "$u" ExecMainCode 1 # CLD_EXITED
+    e2e_assert_property "$u" ExecMainPID "$pid"
     _m_say "after the stop:"
-    _m_props $u ActiveState,SubState,Result,ExecMainPID,ExecMainCode,ExecMainStatus,StatusText
-    usec=$(_m_usec_between $u ActiveExitTimestampMonotonic InactiveEnterTimestampMonotonic)
+    _m_props "$u" ActiveState,SubState,Result,ExecMainPID,ExecMainCode,ExecMainStatus,StatusText
+    usec=$(_m_usec_between "$u" ActiveExitTimestampMonotonic InactiveEnterTimestampMonotonic)
     ((usec >= 1500000)) || e2e_fail "deactivating for only ${usec} µs (SHUTDOWN_MS=1500)"
     _m_say "deactivating for $((usec / 1000)) ms (ActiveExit -> InactiveEnter), graceful shutdown is 1500 ms"
-    _m_expect_journal $u "Got notification message from PID $pid \(STOPPING=1, STATUS=Stopping\)$"
-    _m_expect_journal $u 'Changed running -> stop-sigterm'
-    _m_expect_journal $u 'Main process exited, code=exited, status=0/SUCCESS'
-    _m_expect_journal $u 'Deactivated successfully'
+    _m_expect_journal "$u" "Got notification message from PID $pid \(STOPPING=1, STATUS=Stopping\)$"
+    _m_expect_journal "$u" 'Main process exited, code=exited, status=0/SUCCESS'
+    _m_expect_journal "$u" 'Deactivated successfully'
     barrier=$(_m_journal_all "Received barrier notification message from PID $pid\.")
     if e2e_systemd_at_least 254; then
         [ -n "$barrier" ] || e2e_fail "no barrier from PID $pid in the journal"
     fi
     [ -z "$barrier" ] || printf '    | %s\n' "$barrier"
+}
+
+# Issue 8, item 9: ExecStop=/bin/kill $MAINPID, after which systemd sends its own SIGTERM
+# while the service is still shutting down: the second SIGTERM is ignored, the stop is as
+# clean as with one (exit 0, not status 143; 254: the barrier).
+case_m2_stop_exec_kill() {
+    local u=matrix-stop-exec-kill.service pid
+    _m_bin fixture-async
+    E2E_NO_RELOAD=1 e2e_install_unit matrix-stop.service $u
+    e2e_install_dropin $u exec-kill <"$E2E_DIR/units/matrix-stop-exec-kill.conf"
+    _m_keep $u
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    _m_props $u ExecStop
+    e2e_stop $u
+    _m_expect_clean_stop $u "$pid"
+    # ExecStop= ended while the service was still running: systemd sent its own SIGTERM.
+    _m_expect_journal $u 'Changed running -> stop$'
+    _m_expect_journal $u 'Changed stop -> stop-sigterm$'
+    _m_no_journal $u 'status=143'
 }
 
 # The lifecycle-demo example as a service: the STATUS it sends after STOPPING=1 (just
@@ -300,33 +329,50 @@ case_m2_tokio_server_draining() {
 
 # ---------------------------------------------------------------- 3. init failure
 
+# _m_start_fails UNIT STATUS_REGEX: `systemctl start UNIT` fails before READY=1, and systemd
+# shows why: Result=exit-code, ExecMainStatus=1, StatusText matching STATUS_REGEX (an ERE).
+_m_start_fails() {
+    local u=$1 rc=0
+    _m_keep "$u"
+    e2e_start "$u" || rc=$?
+    [ "$rc" != 0 ] || e2e_fail "systemctl start $u succeeded"
+    _m_say "systemctl start exited $rc"
+    e2e_wait_for_property "$u" ActiveState failed 10
+    e2e_assert_property "$u" Result exit-code
+    e2e_assert_property "$u" ExecMainStatus 1
+    e2e_assert_property "$u" StatusText "~$2"
+    _m_props "$u" ActiveState,Result,ExecMainStatus,StatusText
+    _m_expect_journal "$u" 'Got notification message from PID [0-9]+ \(STOPPING=1, STATUS=.*, EXIT_STATUS=1\)$'
+    _m_no_journal "$u" 'Got notification message .*READY=1'
+}
+
 case_m3_init_failure() {
-    local u=matrix-init-fail.service rc=0
+    local u=matrix-init-fail.service
     _m_bin fixture-async
     e2e_install_unit $u
-    e2e_start $u || rc=$?
-    [ "$rc" != 0 ] || e2e_fail "systemctl start of a service whose init fails succeeded"
-    _m_say "systemctl start exited $rc"
-    e2e_assert_property $u ActiveState failed
-    e2e_assert_property $u Result exit-code
-    e2e_assert_property $u ExecMainStatus 1
-    e2e_assert_property $u StatusText "No such file or directory (os error 2)"
+    _m_start_fails $u '^No such file or directory \(os error 2\)$'
     e2e_assert_property $u StatusErrno 2
-    _m_props $u ActiveState,SubState,Result,ExecMainStatus,StatusText,StatusErrno
-    _m_expect_journal $u 'Got notification message from PID [0-9]+ \(STOPPING=1, STATUS=No such file or directory \(os error 2\), ERRNO=2\)$'
+    _m_props $u StatusErrno
+    _m_expect_journal $u 'Got notification message from PID [0-9]+ \(STOPPING=1, STATUS=No such file or directory \(os error 2\), ERRNO=2, EXIT_STATUS=1\)$'
     _m_expect_journal $u "Failed with result 'exit-code'"
-    _m_no_journal $u 'Got notification message .*READY=1'
 }
 
 # ---------------------------------------------------------------- 4. watchdog
 
 # A healthy service with WatchdogSec=1 stays up over 3.5 intervals, pinging.
 _m_watchdog_healthy() {
-    local fixture=$1 u=$2 pid n
+    local fixture=$1 u=$2
     # shellcheck disable=SC2034  # (read by e2e_install_unit)
     local E2E_SUBST_FIXTURE=$fixture
     _m_bin "$fixture"
     e2e_install_unit matrix-watchdog.service "$u"
+    _m_expect_watchdog_healthy "$u"
+}
+
+# _m_expect_watchdog_healthy UNIT: started with WatchdogSec=1, it stays up over 3.5
+# intervals, pinging; then stopped.
+_m_expect_watchdog_healthy() {
+    local u=$1 pid n
     e2e_start "$u"
     e2e_assert_property "$u" ActiveState active
     e2e_assert_property "$u" WatchdogUSec 1s
@@ -370,18 +416,90 @@ _m_watchdog_stall() {
     _m_say "restarted, healthy for 2.5 s:"
     _m_props "$u" ActiveState,SubState,MainPID,NRestarts,Result
     _m_expect_journal "$u" 'Watchdog timeout \(limit 1s\)!'
-    _m_expect_journal "$u" "Killing process $pid1 \(fixture-[a-z]+\) with signal SIGABRT"
-    _m_expect_journal "$u" 'Main process exited, code=(killed|dumped), status=6/ABRT'
-    _m_expect_journal "$u" "Failed with result 'watchdog'"
+    _m_expect_watchdog_kill "$u" "$pid1" 'fixture-[a-z]+'
     _m_expect_journal "$u" 'Scheduled restart job, restart counter is at 1'
     _m_expect_journal "$u" "Got notification message from PID $pid2 \(WATCHDOG=1\)$" | head -n 3
     e2e_stop "$u"
+}
+
+# _m_expect_watchdog_kill UNIT PID COMM_REGEX: the manager's watchdog action killed PID
+# (SIGABRT) and the run's result is "watchdog".
+_m_expect_watchdog_kill() {
+    _m_expect_journal "$1" "Killing process $2 \($3\) with signal SIGABRT"
+    _m_expect_journal "$1" 'Main process exited, code=(killed|dumped), status=6/ABRT'
+    _m_expect_journal "$1" "Failed with result 'watchdog'"
 }
 
 case_m4_watchdog_async_healthy() { _m_watchdog_healthy fixture-async matrix-wd-async.service; }
 case_m4_watchdog_async_stalled() { _m_watchdog_stall fixture-async matrix-wd-async-stall.service; }
 case_m4_watchdog_sync_healthy() { _m_watchdog_healthy fixture-sync matrix-wd-sync.service; }
 case_m4_watchdog_sync_stalled() { _m_watchdog_stall fixture-sync matrix-wd-sync-stall.service; }
+# Issue 8, item 10: a sync main without the handle (no heartbeat() to call) is pinged for
+# by the service thread.
+case_m4_watchdog_sync_no_handle_healthy() {
+    _m_watchdog_healthy fixture-sync-no-handle matrix-wd-sync-no-handle.service
+    # One line at start says where the pings come from and how to tie them to progress.
+    _m_expect_journal matrix-wd-sync-no-handle.service 'sd_service: .*`service\.heartbeat\(\)`'
+}
+
+# Issue 8, item 11: examples/health-watchdog, its own unit file with the matrix drop-in
+# (binary built here, Restart=no; HEALTH_DEMO_FAULT=FAULT half a second after READY,
+# WatchdogSec=SECS).
+_m_health_watchdog_install() {
+    # shellcheck disable=SC2034  # (read by e2e_install_dropin)
+    local E2E_SUBST_FAULT=$1 E2E_SUBST_WATCHDOG_SEC=$2
+    _m_example health-watchdog
+    E2E_NO_RELOAD=1 e2e_install_unit "$E2E_REPO/examples/health-watchdog/health-watchdog.service"
+    e2e_install_dropin health-watchdog.service matrix <"$E2E_DIR/units/matrix-health-watchdog.service.conf"
+    _m_keep health-watchdog.service
+}
+
+# Healthy: main pings while the worker makes progress.
+case_m4_health_watchdog_healthy() {
+    _m_health_watchdog_install "" 1
+    _m_expect_watchdog_healthy health-watchdog.service
+}
+
+# The worker hangs while main runs on: main marks the service unhealthy (STATUS says why),
+# no ping goes out after that, and systemd's watchdog fires.
+case_m4_health_watchdog_worker_hangs() {
+    local u=health-watchdog.service pid n_unhealthy n_last_ping
+    _m_health_watchdog_install hang 1
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    e2e_wait_for_property $u StatusText '~^Unhealthy: worker silent for [0-9]+ ms$' 5
+    _m_props $u ActiveState,SubState,StatusText
+    e2e_wait_for_property $u Result watchdog 5
+    _m_props $u ActiveState,SubState,Result,ExecMainStatus
+    _m_expect_journal $u 'worker: hanging'
+    _m_expect_journal $u 'Watchdog timeout \(limit 1s\)!'
+    _m_expect_watchdog_kill $u "$pid" health-watchdog
+    # main's datagram after the hang, and no ping after it.
+    _m_journal_read $u
+    n_unhealthy=$(grep -n -m1 -E "Got notification message from PID $pid \(STATUS=Unhealthy: " <<<"$_M_JOURNAL" | cut -d: -f1)
+    n_last_ping=$(grep -n -E "Got notification message from PID $pid \(WATCHDOG=1\)$" <<<"$_M_JOURNAL" | tail -n 1 | cut -d: -f1)
+    [ -n "$n_unhealthy" ] && [ -n "$n_last_ping" ] || e2e_fail "no STATUS=Unhealthy or no WATCHDOG=1 datagram"
+    ((n_last_ping < n_unhealthy)) || e2e_fail "a WATCHDOG=1 (journal line $n_last_ping) after STATUS=Unhealthy (line $n_unhealthy)"
+    _m_say "last WATCHDOG=1 is journal line $n_last_ping, STATUS=Unhealthy line $n_unhealthy"
+}
+
+# A fatal fault: WATCHDOG=trigger, and the manager's watchdog action at once, well before
+# WatchdogSec=30.
+case_m4_health_watchdog_fatal() {
+    local u=health-watchdog.service pid usec
+    _m_health_watchdog_install fatal 30
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    e2e_wait_for_property $u Result watchdog 10
+    _m_props $u ActiveState,SubState,Result,WatchdogUSec
+    usec=$(_m_usec_between $u ExecMainStartTimestampMonotonic ExecMainExitTimestampMonotonic)
+    ((usec < 5000000)) || e2e_fail "killed $((usec / 1000)) ms after the start: not at once (fault at ~500 ms, WatchdogSec=30)"
+    _m_say "killed $((usec / 1000)) ms after the start (WatchdogSec=30)"
+    _m_expect_journal $u "Got notification message from PID $pid \(WATCHDOG=trigger\)$"
+    _m_expect_journal $u 'Watchdog request \(last status: Healthy\)!'
+    _m_expect_watchdog_kill $u "$pid" health-watchdog
+    _m_no_journal $u 'Watchdog timeout'
+}
 
 # ---------------------------------------------------------------- 5. reload
 
@@ -729,23 +847,6 @@ _m_socket_activated_serves() {
         e2e_fail "the service's LISTEN_FDNAMES is not '$name'"
     e2e_stop $s
     e2e_stop $u
-}
-
-# _m_start_fails UNIT STATUS_REGEX: `systemctl start UNIT` fails before READY=1, and systemd
-# shows why: Result=exit-code, ExecMainStatus=1, StatusText matching STATUS_REGEX (an ERE).
-_m_start_fails() {
-    local u=$1 rc=0
-    _m_keep "$u"
-    e2e_start "$u" || rc=$?
-    [ "$rc" != 0 ] || e2e_fail "systemctl start $u succeeded"
-    _m_say "systemctl start exited $rc"
-    e2e_wait_for_property "$u" ActiveState '~^(failed|inactive)$' 10
-    e2e_assert_property "$u" Result exit-code
-    e2e_assert_property "$u" ExecMainStatus 1
-    e2e_assert_property "$u" StatusText "~$2"
-    _m_props "$u" ActiveState,Result,ExecMainStatus,StatusText
-    _m_expect_journal "$u" 'Got notification message from PID [0-9]+ \(STOPPING=1, STATUS='
-    _m_no_journal "$u" 'Got notification message .*READY=1'
 }
 
 # The first connection starts the service, which answers on the socket systemd passed it
