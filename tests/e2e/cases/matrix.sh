@@ -882,7 +882,7 @@ case_m8_socket_activated_nothing_passed() {
     local E2E_SUBST_LISTEN_ENV='LISTEN_PID=$$$$ LISTEN_FDS=1'
     _m_example socket-activated
     e2e_install_unit $u
-    _m_start_fails $u '^socket activation: '
+    _m_start_fails $u '^socket activation: LISTEN_FDS claims fd 3, but it was not passed to this process'
     _m_no_journal $u 'not socket-activated'
 }
 
