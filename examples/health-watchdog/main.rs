@@ -41,9 +41,10 @@ async fn main(service: Service) -> Result<(), BoxError> {
     #[ready]
     spawn_worker(service, progress.clone(), fault)?;
 
-    // The worker counts as hung when silent for half the watchdog interval: marked
-    // unhealthy then, the manager's watchdog fires within 1.5 intervals of the hang.
-    let stall_limit = service.watchdog().map_or(DEFAULT_STALL_LIMIT, |interval| interval / 2);
+    // The worker counts as hung when silent for half the watchdog interval (but never less
+    // than two units of its work): marked unhealthy then, the manager's watchdog fires
+    // within 1.5 intervals of the hang.
+    let stall_limit = service.watchdog().map_or(DEFAULT_STALL_LIMIT, |interval| interval / 2).max(2 * WORK);
     let mut check = tokio::time::interval(stall_limit / 4);
     loop {
         tokio::select! {
