@@ -1,7 +1,7 @@
 //! The attribute's options: `#[sd_service(starting = "…", running = "…", stopping = "…",
-//! reload, crate = "…")]`.
+//! reload, crate = "…")]`. Every bad option is reported, not only the first.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
@@ -9,6 +9,9 @@ use syn::{Error, Expr, ExprLit, Lit, LitStr, Path, Token};
 
 /// Every option, as listed in the "unknown option" error.
 const OPTIONS: &str = "`starting`, `running`, `stopping`, `reload`, `crate`";
+
+/// The option names, for "did you mean".
+const NAMES: [&str; 5] = ["starting", "running", "stopping", "reload", "crate"];
 
 /// The parsed options. Each is `None` until given; giving one twice is an error.
 #[derive(Default)]
@@ -23,14 +26,26 @@ pub(crate) struct Args {
     pub(crate) reload: Option<(bool, Span)>,
     /// `crate = "path"`: where sd-notify-core is, for users who renamed it.
     pub(crate) krate: Option<Path>,
+    /// `crate` was given, right or wrong: the manifest is not scanned for a rename.
+    pub(crate) crate_given: bool,
 }
 
 impl Args {
-    /// Parses the attribute's arguments; the first problem found is the error.
-    pub(crate) fn parse(tokens: TokenStream) -> syn::Result<Self> {
+    /// Parses the attribute's arguments. Every problem goes to `errors`, in source order:
+    /// after a bad option the parser skips to the next `,` and goes on.
+    pub(crate) fn parse(tokens: TokenStream, errors: &mut Vec<Error>) -> Self {
         let mut args = Args::default();
-        syn::meta::parser(|meta| args.option(&meta)).parse2(tokens)?;
-        Ok(args)
+        let parser = syn::meta::parser(|meta| {
+            if let Err(error) = args.option(&meta) {
+                errors.push(error);
+                skip_to_comma(&meta);
+            }
+            Ok(())
+        });
+        if let Err(error) = parser.parse2(tokens) {
+            errors.push(error);
+        }
+        args
     }
 
     /// `reload` was given and is `true`.
@@ -69,6 +84,7 @@ impl Args {
                 self.reload = Some((flag(meta, "reload")?, key.span()));
             }
             "crate" => {
+                self.crate_given = true;
                 once(&self.krate, path)?;
                 self.krate = Some(crate_path(meta)?);
             }
@@ -78,9 +94,61 @@ impl Args {
     }
 }
 
+/// After an error in one option: its remaining tokens, up to the `,` before the next one.
+fn skip_to_comma(meta: &ParseNestedMeta<'_>) {
+    let skipped = meta.input.step(|cursor| {
+        let mut rest = *cursor;
+        while let Some((tree, next)) = rest.token_tree() {
+            if matches!(&tree, TokenTree::Punct(p) if p.as_char() == ',') {
+                break;
+            }
+            rest = next;
+        }
+        Ok(((), rest))
+    });
+    debug_assert!(skipped.is_ok(), "skipping tokens cannot fail");
+}
+
 fn unknown(path: &Path) -> Error {
     let name = path.to_token_stream().to_string().replace(' ', "");
-    Error::new_spanned(path, format!("unknown option `{name}` of #[sd_service]; expected one of {OPTIONS}"))
+    let message = match closest(&name) {
+        Some(option) => {
+            format!(
+                "unknown option `{name}` of #[sd_service]: did you mean `{option}`? (expected one of {OPTIONS})"
+            )
+        }
+        None => format!("unknown option `{name}` of #[sd_service]; expected one of {OPTIONS}"),
+    };
+    Error::new_spanned(path, message)
+}
+
+/// The option a misspelt `name` most likely meant: the nearest by edit distance, if it is
+/// within a third of the name's length (rustc's rule for "did you mean").
+fn closest(name: &str) -> Option<&'static str> {
+    let name = name.to_lowercase();
+    let limit = name.chars().count().max(3) / 3;
+    NAMES
+        .into_iter()
+        .map(|option| (distance(&name, option), option))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, o)| o)
+}
+
+/// Levenshtein distance (insertions, deletions, substitutions), over chars.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let replaced = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replaced.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
 }
 
 fn once<T>(slot: &Option<T>, path: &Path) -> syn::Result<()> {
@@ -166,4 +234,29 @@ fn crate_path(meta: &ParseNestedMeta<'_>) -> syn::Result<Path> {
             format!("`crate` must be the path of sd-notify-core, such as \"my_sd\", not {:?}", lit.value()),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{closest, distance};
+
+    #[test]
+    fn distances() {
+        assert_eq!(distance("reload", "reload"), 0);
+        assert_eq!(distance("reloads", "reload"), 1);
+        assert_eq!(distance("runing", "running"), 1);
+        assert_eq!(distance("", "crate"), 5);
+        assert_eq!(distance("stoping", "starting"), 3);
+    }
+
+    #[test]
+    fn did_you_mean() {
+        assert_eq!(closest("reloads"), Some("reload"));
+        assert_eq!(closest("runing"), Some("running"));
+        assert_eq!(closest("Stopping"), Some("stopping"));
+        assert_eq!(closest("stoping"), Some("stopping"));
+        assert_eq!(closest("krate"), Some("crate"));
+        assert_eq!(closest("watchdog"), None);
+        assert_eq!(closest("ready"), None);
+    }
 }

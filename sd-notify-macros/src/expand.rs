@@ -1,13 +1,17 @@
-//! Code generation: the options and the checked fn become a `main` that runs the body as a
-//! service, or, on any error, the original fn plus the errors.
+//! Code generation: the options and the checked fn become a fn of the same name that runs
+//! the body as a service, or, on any error, the original fn plus the errors.
+//!
+//! Everything generated is nested inside the fn with the user's name, so nothing new appears
+//! in the user's module.
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned};
-use syn::{Attribute, Error, Item, ItemFn, LitStr, ReturnType};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
+use syn::ext::IdentExt;
+use syn::{Attribute, Error, FnArg, Ident, Item, ItemFn, LitStr, ReturnType};
 
 use crate::args::Args;
 use crate::ready::{self, Body};
-use crate::valid;
+use crate::{manifest, valid};
 
 /// The whole attribute: parse, check, generate.
 pub(crate) fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -16,15 +20,35 @@ pub(crate) fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(other) => return with_errors(item, vec![valid::not_a_fn(&other)]),
         Err(_) => return with_errors(item, vec![Error::new(Span::call_site(), valid::NOT_A_FN)]),
     };
+    // In source order: a runtime attribute above, the options, the signature, the body.
     let mut errors = Vec::new();
-    let args = Args::parse(args).map_err(|e| errors.push(e)).ok();
+    let runtime_above = valid::runtime_above(&item);
+    let has_runtime_above = runtime_above.is_some();
+    errors.extend(runtime_above);
+    let args = Args::parse(args, &mut errors);
+    if !args.crate_given {
+        if let Some(name) = manifest::renamed_core() {
+            errors.push(Error::new(
+                Span::call_site(),
+                format!(
+                    "sd-notify-core is renamed to `{name}` in Cargo.toml, so `::sd_notify_core` does not \
+                     exist here: write #[sd_service(crate = \"{name}\")]"
+                ),
+            ));
+        }
+    }
     let mut marker_errors = Vec::new();
-    let body = ready::take_markers(&mut item, &mut marker_errors);
-    valid::check(&item, args.as_ref(), &mut errors);
-    errors.append(&mut marker_errors); // in source order: options, signature, body
-    match args {
-        Some(args) if errors.is_empty() => generate(&args, item, body),
-        _ => with_errors(fallback(item, body), errors),
+    let body = ready::take_markers(&mut item, has_runtime_above, &mut marker_errors);
+    valid::check(&item, &args, has_runtime_above, &mut errors);
+    errors.append(&mut marker_errors);
+    if has_runtime_above && item.sig.asyncness.is_some() {
+        // `#[async_std::main]` or `#[smol_potat::main]` calls this async fn from its own
+        // `main`: as it came, it compiles as it would without us.
+        with_errors(as_written(item, body), errors)
+    } else if errors.is_empty() && !has_runtime_above {
+        generate(&args, item, body)
+    } else {
+        with_errors(fallback(item, body), errors)
     }
 }
 
@@ -35,35 +59,78 @@ fn with_errors(item: TokenStream, errors: Vec<Error>) -> TokenStream {
     quote!(#item #(#errors)*)
 }
 
-/// What stands in for the expansion when there are errors: a fn with the user's name and
-/// visibility that a `main` or a caller can still use, and the user's fn as written (less
-/// its markers) under the body fn's name, where it is type-checked and the IDE keeps
-/// working. Renamed, it draws no "`main` function has wrong type" or "`main` cannot be
-/// `async`" on top of the real error.
+/// What stands in for the expansion when there are errors: the generated fn's signature
+/// (user's name and visibility), so a `main` or a caller still type-checks, holding the
+/// user's fn as written (less its markers) under the body fn's name, where it is
+/// type-checked and the IDE keeps working. Renamed, it draws no "`main` function has wrong
+/// type" or "`main` cannot be `async`" on top of the real error; its runtime attribute is
+/// left out (`#[async_std::main]` would refuse the name).
 fn fallback(item: ItemFn, body: Body) -> TokenStream {
     let (outer, inner) = split_inner(item.attrs);
     let Placed { cfg, doc, lint, rest } = place(outer);
+    let rest = rest.iter().filter(|attr| !valid::is_runtime(attr));
     let ItemFn { vis, mut sig, block, .. } = item;
     let name = sig.ident.clone();
-    sig.ident =
-        format_ident!("__sd_service_{}_body", name, span = Span::mixed_site().located_at(name.span()));
+    sig.ident = body_name(&name);
     // Only an `extern "C"` fn may be variadic: kept, it would bring its own errors.
     sig.variadic = None;
     let stmts = body.stmts;
     let block = brace(block.brace_token.span.join(), quote!(#(#inner)* #(#stmts)*));
-    quote! {
-        #(#cfg)*
-        #(#doc)*
-        #vis fn #name() -> ::std::process::ExitCode {
-            ::core::unreachable!()
-        }
-
-        #(#cfg)*
+    let user_fn = quote! {
         #[allow(dead_code)]
         #(#lint)*
         #(#rest)*
         #sig #block
+    };
+    // A method (an error already) stays a method, beside the stand-in: nested, `self`
+    // would bring errors of its own.
+    let (inside, beside) = match sig.receiver() {
+        None => (user_fn, quote!()),
+        Some(_) => (quote!(), quote!(#(#cfg)* #user_fn)),
+    };
+    quote! {
+        #(#cfg)*
+        #(#doc)*
+        #vis fn #name() -> ::std::process::ExitCode {
+            #inside
+            ::core::unreachable!()
+        }
+        #beside
     }
+}
+
+/// The fn as it came, less its markers: what a runtime attribute above `#[sd_service]` made.
+fn as_written(item: ItemFn, body: Body) -> TokenStream {
+    let (outer, inner) = split_inner(item.attrs);
+    let ItemFn { vis, sig, block, .. } = item;
+    let stmts = body.stmts;
+    let block = brace(block.brace_token.span.join(), quote!(#(#inner)* #(#stmts)*));
+    quote!(#(#outer)* #vis #sig #block)
+}
+
+/// The private name of the fn that holds the user's code, located at the user's name so
+/// that diagnostics about it point there.
+fn body_name(name: &Ident) -> Ident {
+    format_ident!("__sd_service_body", span = Span::mixed_site().located_at(name.span()))
+}
+
+/// `tokens` as macro output at the same place: for copies of the user's tokens (the return
+/// type), so that lints about them (`clippy::absolute_paths`, …) are reported once, on the
+/// tokens as written, and not again on each copy.
+fn generated(tokens: TokenStream) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            let span = Span::call_site().located_at(tree.span());
+            if let TokenTree::Group(group) = &tree {
+                let mut copy = Group::new(group.delimiter(), generated(group.stream()));
+                copy.set_span(span);
+                return TokenTree::Group(copy);
+            }
+            tree.set_span(span);
+            tree
+        })
+        .collect()
 }
 
 fn split_inner(attrs: Vec<Attribute>) -> (Vec<Attribute>, Vec<Attribute>) {
@@ -79,13 +146,14 @@ fn brace(span: Span, stream: TokenStream) -> TokenTree {
 /// Where each of the user's outer attributes goes.
 #[derive(Default)]
 struct Placed {
-    /// `#[cfg]`: on every generated fn, so they come and go together.
+    /// `#[cfg]`: on the fn that keeps the user's name (everything else is inside it).
     cfg: Vec<Attribute>,
     /// Doc comments: on the fn that keeps the user's name.
     doc: Vec<Attribute>,
     /// Lint levels: on the fn that holds the user's code.
     lint: Vec<Attribute>,
-    /// The rest, runtime attributes included: on the fn that the runtime makes sync.
+    /// The rest, runtime attributes included: on the fn that the runtime makes sync (async
+    /// fn), or on the fn that holds the user's code (sync fn).
     rest: Vec<Attribute>,
 }
 
@@ -123,23 +191,28 @@ fn generate(args: &Args, item: ItemFn, body: Body) -> TokenStream {
 
     let name = &sig.ident;
     let site = Span::mixed_site();
-    let main_name = format_ident!("__sd_service_{}", name, span = site);
-    // Located at the user's name: diagnostics about the body fn point at the user's fn.
-    let body_name = format_ident!("__sd_service_{}_body", name, span = site.located_at(name.span()));
+    let body_fn = body_name(name);
     let config = format_ident!("__SD_SERVICE_CONFIG", span = site);
-    let handle = format_ident!("service", span = site);
     let result = format_ident!("result", span = site);
+    let runtime_main = format_ident!("main", span = site);
 
+    // Copies of the return type, for the generated signatures.
     let ret = match &sig.output {
         ReturnType::Default => quote!(()),
-        ReturnType::Type(_, ty) => quote!(#ty),
+        ReturnType::Type(_, ty) => generated(ty.to_token_stream()),
     };
-    let takes_handle = !sig.inputs.is_empty();
+    // The handle goes to the user's parameter, whose type rustc checks: errors point at it.
+    let handle_param = sig.inputs.first().map(|param| match param {
+        FnArg::Typed(typed) => site.located_at(syn::spanned::Spanned::span(&typed.ty)),
+        FnArg::Receiver(receiver) => site.located_at(syn::spanned::Spanned::span(receiver)),
+    });
     let is_async = sig.asyncness.is_some();
 
+    let fn_name = LitStr::new(&name.unraw().to_string(), name.span());
     let (starting, running, stopping) =
         (status(args.starting.as_ref()), status(args.running.as_ref()), status(args.stopping.as_ref()));
     let reload = args.reload();
+    let takes_handle = handle_param.is_some();
     let ready_marker = body.ready_after.is_some();
 
     // The body fn: the user's signature under a private name, the user's statements, and
@@ -157,51 +230,68 @@ fn generate(args: &Args, item: ItemFn, body: Body) -> TokenStream {
     let asyncness = &sig.asyncness;
     let output = &sig.output;
     let fn_token = &sig.fn_token;
-    let body_attrs = if is_async { quote!(#(#lint)*) } else { quote!(#(#lint)* #(#rest)*) };
-    let body_fn = quote! {
-        #(#cfg)*
-        #body_attrs
-        #asyncness #fn_token #body_name(#params) #output #block
+    // Lints that would fire only because the user's code moved into a fn of another kind:
+    // an async fn that never awaits is fine as a runtime's `main` (the runtime attribute
+    // makes it sync: no `clippy::unused_async`), and so is a `main` that always returns
+    // `Ok` (`clippy::unnecessary_wraps` spares the entry point). Nothing else is allowed.
+    let allow = match (is_async, name == "main") {
+        (true, _) => quote!(#[allow(clippy::unused_async, clippy::unnecessary_wraps)]),
+        (false, true) => quote!(#[allow(clippy::unnecessary_wraps)]),
+        (false, false) => quote!(),
     };
+    let body_attrs = if is_async { quote!(#(#lint)*) } else { quote!(#(#lint)* #(#rest)*) };
 
     // Annotated with the concrete type: failure_of! picks its report by autoref on it.
     let describe = quote!(|#result: &#ret| #private::failure_of!(#result));
-    let (run, middle_fn) = if is_async {
-        let (param, call) = if takes_handle {
-            (quote!(#handle: #krate::Service), quote!(#body_name(#handle)))
-        } else {
-            (quote!(_: #krate::Service), quote!(#body_name()))
+    let run = if is_async {
+        let call = match handle_param {
+            Some(span) => {
+                let handle = quote_spanned!(span=> #private::handle());
+                quote!(#body_fn(#handle))
+            }
+            None => quote!(#body_fn()),
         };
-        let middle_fn = quote! {
-            #(#cfg)*
+        quote! {
             #(#rest)*
-            async fn #main_name(#param) -> #private::Supervised<#ret> {
+            async fn #runtime_main() -> #private::Supervised<#ret> {
                 #private::supervise(#call).await
             }
-        };
-        (quote!(#private::run_async(&#config, #main_name, #describe)), middle_fn)
+            #private::run_async(&#config, #runtime_main, #describe)
+        }
     } else {
-        let call = if takes_handle { quote!(#body_name) } else { quote!(|_| #body_name()) };
-        (quote!(#private::run_sync(&#config, #call, #describe)), quote!())
+        let call = match handle_param {
+            Some(span) => {
+                let handle = format_ident!("service", span = span);
+                quote!(|#handle| #body_fn(#handle))
+            }
+            None => quote!(|_| #body_fn()),
+        };
+        quote!(#private::run_sync(&#config, #call, #describe))
     };
 
+    // The user's fn first; the rest in a block of its own, whose items the user's code
+    // cannot see (items of a block are visible in the fns nested in it): a `main` or a
+    // `__SD_SERVICE_CONFIG` of the user's module stays what it was in the body.
     quote! {
         #(#cfg)*
         #(#doc)*
         #vis fn #name() -> ::std::process::ExitCode {
-            static #config: #private::Config = #private::Config {
-                starting: #starting,
-                running: #running,
-                stopping: #stopping,
-                reload: #reload,
-                takes_handle: #takes_handle,
-                ready_marker: #ready_marker,
-            };
-            #run
+            #allow
+            #body_attrs
+            #asyncness #fn_token #body_fn(#params) #output #block
+
+            {
+                static #config: #private::Config = #private::Config {
+                    name: #fn_name,
+                    starting: #starting,
+                    running: #running,
+                    stopping: #stopping,
+                    reload: #reload,
+                    takes_handle: #takes_handle,
+                    ready_marker: #ready_marker,
+                };
+                #run
+            }
         }
-
-        #middle_fn
-
-        #body_fn
     }
 }

@@ -10,6 +10,7 @@
 
 mod args;
 mod expand;
+mod manifest;
 mod ready;
 mod valid;
 
@@ -26,11 +27,13 @@ use proc_macro::TokenStream;
 ///   or when the fn returns;
 /// - with `reload`, `RELOADING=1` with its `MONOTONIC_USEC=` when SIGHUP arrives, and
 ///   `READY=1` when the fn reports the reload done;
-/// - watchdog pings, when the unit has `WatchdogSec=`. They are sent from the fn's own
-///   task (an async fn pings when it is polled, a sync fn when it calls
-///   `service.is_stopping()`), so a stuck fn stops the pings and systemd restarts it;
-/// - how it ended: an `Err` or a panic becomes `STATUS=` (its first line) and `ERRNO=` (for
-///   an `io::Error`), and the process exits with the code `main` would have given;
+/// - watchdog pings, when the unit has `WatchdogSec=`. An async fn pings when it is polled,
+///   so a stuck fn stops the pings and systemd restarts it; a sync fn's pings come from the
+///   service thread until the fn first calls `service.heartbeat()`, then only from those
+///   calls (a line on stderr at start says so);
+/// - how it ended: an `Err` (its text and its sources'), a failing exit code or a panic
+///   becomes `STATUS=`, with `ERRNO=` and `EXIT_STATUS=`, and the process exits with the
+///   code `main` would have given;
 /// - before exiting, it waits (bounded) until the manager has read all of this.
 ///
 /// Without `NOTIFY_SOCKET` (not started by systemd) nothing is sent and the fn runs as a
@@ -50,7 +53,7 @@ use proc_macro::TokenStream;
 ///             () = service.shutdown() => break,
 ///             () = service.reload_requested() => {
 ///                 config = Config::load().await?;
-///                 service.reload_done().ok(); // READY=1
+///                 service.reload_done(); // READY=1
 ///             }
 ///             accepted = listener.accept() => spawn_connection(accepted?, &config),
 ///         }
@@ -61,31 +64,34 @@ use proc_macro::TokenStream;
 ///
 /// # The fn
 /// - **Sync or async.** An `async fn` needs its runtime's attribute *below* `#[sd_service]`
-///   (any attribute whose path ends in `main`: `#[tokio::main]`, `#[pollster::main]`, …).
-///   The order matters: `#[sd_service]` must see the async fn and leave the runtime
-///   attribute on it, so that the signal handlers are installed before the runtime starts
-///   its threads.
+///   (any attribute whose path ends in `main`: `#[tokio::main]` in either flavour,
+///   `#[async_std::main]`, `#[smol_potat::main]`, `#[actix_rt::main]`,
+///   `#[pollster::main]`, …). The order matters: `#[sd_service]` must see the async fn and
+///   leave the runtime attribute on it, so that the signal handlers are installed before the
+///   runtime starts its threads. The other order is a compile error where the attribute can
+///   tell (the runtime attribute's output shows it: tokio, async-std, smol-potat, actix-rt,
+///   pollster).
 ///
 ///   ```ignore
 ///   #[sd_service]      // first
 ///   #[tokio::main]     // then the runtime
 ///   async fn main() { /* … */ }
 ///   ```
-/// - **No parameter, or one: the handle**, `service: Service` (the type must be written
-///   `Service` or `path::to::Service`). A fn that takes the handle is in charge of its own
-///   shutdown: it waits for `service.shutdown()` (async) or checks
+/// - **No parameter, or one: the handle**, `service: Service` (by value; any name or alias
+///   of `sd_notify_core::Service` works, rustc checks the type). A fn that takes the handle
+///   is in charge of its own shutdown: it waits for `service.shutdown()` (async) or checks
 ///   `service.is_stopping()` (sync), then returns. A fn without it is stopped for it: on
 ///   SIGTERM or SIGINT an async body is dropped (at the `.await` it is waiting on) and a
 ///   sync one abandoned, and the process exits with status 0 once `STOPPING=1` has been
-///   sent and read. A second SIGTERM or SIGINT exits at once.
+///   sent and read.
 /// - **The return type** is anything `main` may return: `()`, `Result<(), E>`,
 ///   `std::process::ExitCode`, any `Termination` type, but not `impl Trait` or `!`.
 /// - **Not** `const`, `unsafe`, `extern`, generic, variadic, or a method.
 /// - The fn may have any name and visibility: the generated fn keeps both and returns
 ///   `std::process::ExitCode`, so a service fn can also be called from a `main` or a test.
-/// - Attributes below `#[sd_service]`: `#[cfg]` applies to everything generated, doc
-///   comments stay on the fn with the user's name, lint levels (`#[allow]`, `#[expect]`, …)
-///   go on the fn holding the user's code, and the others go on the fn the runtime
+/// - Attributes below `#[sd_service]`: `#[cfg]` and doc comments stay on the fn with the
+///   user's name (everything generated is inside it), lint levels (`#[allow]`, `#[expect]`,
+///   …) go on the fn holding the user's code, and the others go on the fn the runtime
 ///   attribute makes sync (async fn; the runtime's own attribute among them) or on the fn
 ///   holding the user's code (sync fn).
 ///
@@ -177,7 +183,7 @@ use proc_macro::TokenStream;
 /// // is, on SIGHUP (in the signal handler, then in the fn):
 /// sd_notify_core::notify(&State::reloading_now())?; // RELOADING=1 + MONOTONIC_USEC=
 /// service.reload_requested().await; // the fn reloads, then:
-/// service.reload_done()?;            // READY=1
+/// service.reload_done();            // READY=1 (`false`, and nothing sent, if none was pending)
 /// ```
 ///
 /// Without `reload`, SIGHUP keeps its default action.
@@ -188,45 +194,75 @@ use proc_macro::TokenStream;
 /// is `::sd_notify_core`.
 ///
 /// # What it generates
-/// For the example at the top (the names are private; shown to be read, not called):
+/// For the example at the top (the names are private; shown to be read, not called).
+/// Everything is nested inside the fn with the user's name: nothing else appears in the
+/// module. `examples/hand-expanded` is such an expansion written out, and runs.
 ///
 /// ```ignore
 /// fn main() -> ::std::process::ExitCode {
-///     static CONFIG: sd_notify_core::__private::Config = sd_notify_core::__private::Config {
-///         starting: Some("loading config"),
-///         running: Some("serving"),
-///         stopping: Some("draining"),
-///         reload: true,
-///         takes_handle: true,
-///         ready_marker: true,
-///     };
-///     // signal handlers and the notification thread are set up before the runtime starts
-///     sd_notify_core::__private::run_async(&CONFIG, __sd_service_main, |result: &Result<(), std::io::Error>| {
-///         sd_notify_core::__private::failure_of!(result) // Err -> STATUS= and ERRNO=
-///     })
-/// }
+///     // The user's fn under another name (the two lints it would not draw as a runtime's
+///     // `main` are allowed, and only those).
+///     #[allow(clippy::unused_async, clippy::unnecessary_wraps)]
+///     async fn __sd_service_body(service: Service) -> Result<(), std::io::Error> {
+///         // the fn's body as written, with `sd_notify_core::__private::ready();` after the
+///         // #[ready] statement
+///     }
 ///
-/// #[tokio::main]
-/// async fn __sd_service_main(service: Service) -> sd_notify_core::__private::Supervised<Result<(), std::io::Error>> {
-///     sd_notify_core::__private::supervise(__sd_service_main_body(service)).await
-/// }
-///
-/// async fn __sd_service_main_body(service: Service) -> Result<(), std::io::Error> {
-///     // the fn's body as written, with `sd_notify_core::__private::ready();` after the
-///     // #[ready] statement
+///     // The rest in a block of its own, which the user's code cannot see.
+///     {
+///         static __SD_SERVICE_CONFIG: sd_notify_core::__private::Config = sd_notify_core::__private::Config {
+///             name: "main",
+///             starting: Some("loading config"),
+///             running: Some("serving"),
+///             stopping: Some("draining"),
+///             reload: true,
+///             takes_handle: true,
+///             ready_marker: true,
+///         };
+///         // The runtime's attribute on a fn named `main`, which every runtime accepts.
+///         #[tokio::main]
+///         async fn main() -> sd_notify_core::__private::Supervised<Result<(), std::io::Error>> {
+///             sd_notify_core::__private::supervise(__sd_service_body(sd_notify_core::__private::handle())).await
+///         }
+///         // Signal handlers and the service thread are set up before the runtime starts.
+///         sd_notify_core::__private::run_async(&__SD_SERVICE_CONFIG, main, |result: &Result<(), std::io::Error>| {
+///             sd_notify_core::__private::failure_of!(result) // Err -> STATUS=, ERRNO=, EXIT_STATUS=
+///         })
+///     }
 /// }
 /// ```
 ///
-/// A sync fn has no middle fn: `run_sync(&CONFIG, __sd_service_main_body, …)`.
+/// A sync fn has no runtime fn: `run_sync(&__SD_SERVICE_CONFIG, |service|
+/// __sd_service_body(service), …)`, or `|_| __sd_service_body()` without the handle; its
+/// body fn allows `clippy::unnecessary_wraps` only when it is `main`.
 ///
 /// # Errors
-/// Every misuse is a compile error on the token at fault: an unknown or repeated option, a
-/// `STATUS=` text systemd would misread, a misplaced `#[ready]`, a signature the run time
-/// cannot call, an `async fn` without a runtime attribute below. All of them are reported
-/// at once. The fn is still emitted as written (under the body fn's name, beside a stand-in
-/// with its own name and the generated signature), so no "`main` function not found" or
-/// "`main` has wrong type" follows and the IDE keeps working in it.
+/// Every misuse is a compile error on the token at fault: an unknown (with "did you mean")
+/// or repeated option, a `STATUS=` text systemd would misread, a misplaced `#[ready]`, a
+/// signature the run time cannot call, an `async fn` without a runtime attribute below, a
+/// runtime attribute above. All of them are reported at once, in source order. The fn is
+/// still emitted as written (under the body fn's name, inside a stand-in with its own name
+/// and the generated signature), so no "`main` function not found" or "`main` has wrong
+/// type" follows and the IDE keeps working in it.
+///
+/// Without `crate = "…"`, the attribute reads the crate's `Cargo.toml`: if sd-notify-core is
+/// there only under another name, the error says which `crate = "…"` to write.
 #[proc_macro_attribute]
 pub fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::sd_service(args.into(), item.into()).into()
+}
+
+/// The `#[ready]` marker, outside a `#[sd_service]` fn: an error that says where it belongs.
+///
+/// Inside a `#[sd_service]` fn the marker is never expanded: `#[sd_service]` removes it and
+/// sends `READY=1` after the statement it marks. This attribute exists so that a marker
+/// anywhere else (on a statement or an item, with `ready` in scope) is an error naming
+/// `#[sd_service]`. On a statement, stable rustc also says "custom attributes cannot be
+/// applied to statements".
+#[proc_macro_attribute]
+pub fn ready(_args: TokenStream, item: TokenStream) -> TokenStream {
+    let error = syn::Error::new(proc_macro2::Span::call_site(), ready::OUTSIDE).to_compile_error();
+    let mut out = TokenStream::from(error);
+    out.extend(item);
+    out
 }

@@ -17,6 +17,11 @@ const RUNTIME_ABOVE: &str = "`#[ready]` is in an async block of a sync fn: if a 
      such as #[tokio::main] is above #[sd_service], put it below, so that #[sd_service] sees \
      the async fn; else mark a statement directly in the fn's body";
 
+/// The error of the `#[ready]` attribute itself, which only runs outside a `#[sd_service]` fn.
+pub(crate) const OUTSIDE: &str = "`#[ready]` marks a statement directly in the body of a #[sd_service] fn \
+     (which removes it and sends READY=1 after it); this one is outside any #[sd_service] fn: \
+     move the statement into that fn's body, or put #[sd_service] on this fn";
+
 /// The body's top-level statements with their markers removed.
 pub(crate) struct Body {
     /// Each statement, as tokens.
@@ -26,8 +31,10 @@ pub(crate) struct Body {
 }
 
 /// Strips every `#[ready]` from the fn (its attributes, parameters and body), returning the
-/// body's statements and where READY goes. Misplaced markers are reported in `errors`.
-pub(crate) fn take_markers(item: &mut ItemFn, errors: &mut Vec<Error>) -> Body {
+/// body's statements and where READY goes. Misplaced markers are reported in `errors`, but
+/// for those in an async block of a sync fn when `runtime_above` was already reported: that
+/// error says what to do about them.
+pub(crate) fn take_markers(item: &mut ItemFn, runtime_above: bool, errors: &mut Vec<Error>) -> Body {
     strip_attrs(
         &mut item.attrs,
         errors,
@@ -45,7 +52,8 @@ pub(crate) fn take_markers(item: &mut ItemFn, errors: &mut Vec<Error>) -> Body {
     let mut body = Body { stmts: Vec::with_capacity(count), ready_after: None };
     for (index, stmt) in item.block.stmts.iter().enumerate() {
         let (markers, rest) = leading_markers(stmt.to_token_stream());
-        let stmt_tokens = strip_nested(rest, errors, Within::Fn { is_async: item.sig.asyncness.is_some() });
+        let within = Within::Fn { is_async: item.sig.asyncness.is_some() };
+        let stmt_tokens = strip_nested(rest, errors, within, runtime_above);
         for marker in markers {
             if marker.has_arguments {
                 errors.push(marker.error("`#[ready]` takes no arguments: write `#[ready]`"));
@@ -140,7 +148,12 @@ enum Within {
 }
 
 /// Removes every marker anywhere in `tokens`, reporting each one as nested.
-fn strip_nested(tokens: TokenStream, errors: &mut Vec<Error>, within: Within) -> TokenStream {
+fn strip_nested(
+    tokens: TokenStream,
+    errors: &mut Vec<Error>,
+    within: Within,
+    runtime_above: bool,
+) -> TokenStream {
     let trees: Vec<TokenTree> = tokens.into_iter().collect();
     let mut out = Vec::with_capacity(trees.len());
     let mut i = 0;
@@ -150,10 +163,13 @@ fn strip_nested(tokens: TokenStream, errors: &mut Vec<Error>, within: Within) ->
             let group_at = if bang { i + 2 } else { i + 1 };
             if let Some(group) = trees.get(group_at) {
                 if let Some(found) = marker(&trees[i], bang.then(|| &trees[i + 1]), group) {
-                    errors.push(found.error(match within {
-                        Within::Fn { .. } => NESTED,
-                        Within::AsyncBlockOfSyncFn => RUNTIME_ABOVE,
-                    }));
+                    match within {
+                        Within::Fn { .. } => errors.push(found.error(NESTED)),
+                        Within::AsyncBlockOfSyncFn if !runtime_above => {
+                            errors.push(found.error(RUNTIME_ABOVE))
+                        }
+                        Within::AsyncBlockOfSyncFn => {}
+                    }
                     i = group_at + 1;
                     continue;
                 }
@@ -169,7 +185,8 @@ fn strip_nested(tokens: TokenStream, errors: &mut Vec<Error>, within: Within) ->
                     }
                     other => other,
                 };
-                let mut stripped = Group::new(group.delimiter(), strip_nested(group.stream(), errors, inner));
+                let mut stripped =
+                    Group::new(group.delimiter(), strip_nested(group.stream(), errors, inner, runtime_above));
                 stripped.set_span(group.span());
                 TokenTree::Group(stripped)
             }

@@ -1,7 +1,7 @@
 //! What a `#[sd_service]` fn may look like. Every problem is collected, each spanned on the
 //! token at fault, so that one build shows them all.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote};
 use syn::{Attribute, Error, FnArg, GenericArgument, Item, ItemFn, PathArguments, ReturnType, Type};
 
@@ -46,30 +46,19 @@ pub(crate) fn is_runtime(attr: &Attribute) -> bool {
     attr.path().segments.last().is_some_and(|segment| segment.ident == "main")
 }
 
-/// The type is written `Service` or `path::to::Service`.
-fn is_service(ty: &Type) -> bool {
-    match ty {
-        Type::Path(ty) if ty.qself.is_none() => {
-            ty.path.segments.last().is_some_and(|s| s.ident == "Service" && s.arguments.is_none())
-        }
-        Type::Group(ty) => is_service(&ty.elem),
-        Type::Paren(ty) => is_service(&ty.elem),
-        _ => false,
-    }
-}
-
 /// Checks the signature (and, with the options, `reload`), pushing what is wrong.
-pub(crate) fn check(item: &ItemFn, args: Option<&Args>, errors: &mut Vec<Error>) {
+///
+/// `runtime_above`: a runtime attribute above `#[sd_service]` was found (and reported); the
+/// async fn it left behind has no runtime attribute of its own, which is not a second error.
+pub(crate) fn check(item: &ItemFn, args: &Args, runtime_above: bool, errors: &mut Vec<Error>) {
     let sig = &item.sig;
 
-    if let Some(args) = args {
-        if let (Some((true, span)), true) = (args.reload, sig.inputs.is_empty()) {
-            errors.push(Error::new(
-                span,
-                "`reload` needs the fn to take the handle, `service: sd_notify_core::Service`: \
-                 reloads arrive through `service.reload_requested()`",
-            ));
-        }
+    if let (Some((true, span)), true) = (args.reload, sig.inputs.is_empty()) {
+        errors.push(Error::new(
+            span,
+            "`reload` needs the fn to take the handle, `service: sd_notify_core::Service`: \
+             reloads arrive through `service.reload_requested()`",
+        ));
     }
 
     let mut fail = |tokens: &dyn ToTokens, message: &str| errors.push(Error::new_spanned(tokens, message));
@@ -93,21 +82,16 @@ pub(crate) fn check(item: &ItemFn, args: Option<&Args>, errors: &mut Vec<Error>)
         fail(variadic, "a #[sd_service] fn cannot be variadic");
     }
 
+    // The handle's type is checked by rustc (the generated code passes it a `Service`), so
+    // any name for it works: `use sd_notify_core::Service as Handle;`.
     let mut params = sig.inputs.iter();
     match params.next() {
         Some(FnArg::Receiver(receiver)) => {
             fail(receiver, "a #[sd_service] fn cannot take `self`: it must be a free fn, like `main`")
         }
-        Some(FnArg::Typed(param)) => match &*param.ty {
-            Type::Reference(reference) if is_service(&reference.elem) => fail(
-                &param.ty,
-                "the handle is taken by value (it is `Copy`): `service: sd_notify_core::Service`",
-            ),
-            ty if !is_service(ty) => {
-                fail(ty, "the parameter of a #[sd_service] fn must be `sd_notify_core::Service`")
-            }
-            _ => {}
-        },
+        Some(FnArg::Typed(param)) if matches!(&*param.ty, Type::Reference(_)) => {
+            fail(&param.ty, "the handle is taken by value (it is `Copy`): `service: sd_notify_core::Service`")
+        }
         _ => {}
     }
     let extra: Vec<&FnArg> = params.collect();
@@ -119,7 +103,7 @@ pub(crate) fn check(item: &ItemFn, args: Option<&Args>, errors: &mut Vec<Error>)
     }
 
     if let Some(token) = &sig.asyncness {
-        if !item.attrs.iter().any(is_runtime) {
+        if !item.attrs.iter().any(is_runtime) && !runtime_above {
             errors.push(Error::new_spanned(
                 token,
                 "async fn needs a runtime attribute below #[sd_service], e.g. #[tokio::main]",
@@ -165,4 +149,69 @@ fn find_impl_trait(ty: &Type, errors: &mut Vec<Error>) {
         }
         _ => {}
     }
+}
+
+/// A runtime attribute written *above* `#[sd_service]` has already rewritten the fn when
+/// `#[sd_service]` sees it: `#[tokio::main]`, `#[pollster::main]` and `#[actix_rt::main]`
+/// make it a sync fn that calls `block_on(async { … })`; `#[async_std::main]` and
+/// `#[smol_potat::main]` move the async fn, attributes and all, into a sync one of their
+/// own. Tokens a macro generated carry its call site: their source text is the attribute
+/// (`#[tokio::main]`), not the token. So the sign is an `async` the user did not write (in
+/// the body of a sync fn, or as the async fn's own keyword) next to a token whose source is
+/// an attribute ending in `main`. A hand-written `block_on(async { … })` is not one.
+pub(crate) fn runtime_above(item: &ItemFn) -> Option<Error> {
+    let generated_async = match &item.sig.asyncness {
+        Some(token) => !written_as(token.span, "async"),
+        None => has_generated_async(item.block.to_token_stream()),
+    };
+    if !generated_async {
+        return None;
+    }
+    let mut tokens = item.sig.to_token_stream();
+    tokens.extend(item.block.to_token_stream());
+    let (span, path) = find_runtime_attribute(tokens)?;
+    let what = if item.sig.asyncness.is_some() {
+        "it moved the async fn into a sync `main` of its own"
+    } else {
+        "it turned the async fn into a sync one"
+    };
+    Some(Error::new(
+        span,
+        format!(
+            "`#[{path}]` is above `#[sd_service]`: {what} before #[sd_service] saw it; \
+             put #[sd_service] first, then `#[{path}]`"
+        ),
+    ))
+}
+
+/// The source text at `span` is `text`: the user wrote this token here.
+fn written_as(span: Span, text: &str) -> bool {
+    span.source_text().is_none_or(|source| source == text)
+}
+
+fn has_generated_async(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        TokenTree::Ident(ident) => ident == "async" && !written_as(ident.span(), "async"),
+        TokenTree::Group(group) => has_generated_async(group.stream()),
+        _ => false,
+    })
+}
+
+/// The first token whose source text is an attribute whose path ends in `main`: its span
+/// (the attribute's) and the path, as written (`tokio::main`).
+fn find_runtime_attribute(tokens: TokenStream) -> Option<(Span, String)> {
+    tokens.into_iter().find_map(|tree| {
+        let found = runtime_path(&tree.span().source_text()?).map(|path| (tree.span(), path));
+        match tree {
+            TokenTree::Group(group) if found.is_none() => find_runtime_attribute(group.stream()),
+            _ => found,
+        }
+    })
+}
+
+/// `#[tokio::main(flavor = "current_thread")]` → `tokio::main`.
+fn runtime_path(source: &str) -> Option<String> {
+    let inside = source.strip_prefix("#[")?;
+    let path: String = inside.split(['(', ']', '=']).next()?.split_whitespace().collect();
+    (path.rsplit("::").next() == Some("main")).then_some(path)
 }

@@ -14,7 +14,7 @@ fn main(service: Service) -> Result<(), std::io::Error> {
     let mut left = jobs;
     while left > 0 && !service.is_stopping() {
         if service.reload_pending() {
-            service.reload_done().ok();
+            service.reload_done();
         }
         left -= 1;
     }

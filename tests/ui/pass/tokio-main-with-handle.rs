@@ -30,7 +30,7 @@ async fn main(service: Service) -> Result<(), ConfigError> {
         tokio::select! {
             () = service.shutdown() => break,
             () = service.reload_requested() => {
-                service.reload_done().ok();
+                service.reload_done();
             }
             _ = interval.tick() => {}
         }
