@@ -230,14 +230,17 @@ fn generate(args: &Args, item: ItemFn, body: Body) -> TokenStream {
     let asyncness = &sig.asyncness;
     let output = &sig.output;
     let fn_token = &sig.fn_token;
-    // Lints that would fire only because the user's code moved into a fn of another kind:
-    // an async fn that never awaits is fine as a runtime's `main` (the runtime attribute
-    // makes it sync: no `clippy::unused_async`), and so is a `main` that always returns
-    // `Ok` (`clippy::unnecessary_wraps` spares the entry point). Nothing else is allowed.
-    let allow = match (is_async, name == "main") {
-        (true, _) => quote!(#[allow(clippy::unused_async, clippy::unnecessary_wraps)]),
-        (false, true) => quote!(#[allow(clippy::unnecessary_wraps)]),
-        (false, false) => quote!(),
+    // The one lint each kind of fn would draw only because the user's code moved into a fn
+    // of another kind; nothing else is allowed. An async fn that never awaits is fine as a
+    // runtime's `main` (the runtime attribute makes it sync): no `clippy::unused_async`. A
+    // sync `main` that always returns `Ok` is spared `clippy::unnecessary_wraps` as the
+    // entry point (that lint never looks at async fns, nor at other names' sync fns here).
+    let allow = if is_async {
+        quote!(#[allow(clippy::unused_async)])
+    } else if name == "main" {
+        quote!(#[allow(clippy::unnecessary_wraps)])
+    } else {
+        quote!()
     };
     let body_attrs = if is_async { quote!(#(#lint)*) } else { quote!(#(#lint)* #(#rest)*) };
 

@@ -200,9 +200,9 @@ use proc_macro::TokenStream;
 ///
 /// ```ignore
 /// fn main() -> ::std::process::ExitCode {
-///     // The user's fn under another name (the two lints it would not draw as a runtime's
-///     // `main` are allowed, and only those).
-///     #[allow(clippy::unused_async, clippy::unnecessary_wraps)]
+///     // The user's fn under another name. The one lint it would not draw as a runtime's
+///     // `main` (an async fn without `.await`) is allowed, and only that one.
+///     #[allow(clippy::unused_async)]
 ///     async fn __sd_service_body(service: Service) -> Result<(), std::io::Error> {
 ///         // the fn's body as written, with `sd_notify_core::__private::ready();` after the
 ///         // #[ready] statement
@@ -234,7 +234,8 @@ use proc_macro::TokenStream;
 ///
 /// A sync fn has no runtime fn: `run_sync(&__SD_SERVICE_CONFIG, |service|
 /// __sd_service_body(service), …)`, or `|_| __sd_service_body()` without the handle; its
-/// body fn allows `clippy::unnecessary_wraps` only when it is `main`.
+/// body fn allows `clippy::unnecessary_wraps` when it is `main` (which clippy spares it),
+/// and nothing otherwise.
 ///
 /// # Errors
 /// Every misuse is a compile error on the token at fault: an unknown (with "did you mean")
