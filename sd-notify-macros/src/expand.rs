@@ -25,8 +25,10 @@ pub(crate) fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
     let runtime_above = valid::runtime_above(&item);
     let has_runtime_above = runtime_above.is_some();
     errors.extend(runtime_above);
-    let args = Args::parse(args, &mut errors);
+    let mut option_errors = Vec::new();
+    let args = Args::parse(args, &mut option_errors);
     if !args.crate_given {
+        // At the attribute itself, so before the errors in its options.
         if let Some(name) = manifest::renamed_core() {
             errors.push(Error::new(
                 Span::call_site(),
@@ -37,6 +39,7 @@ pub(crate) fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
             ));
         }
     }
+    errors.append(&mut option_errors);
     let mut marker_errors = Vec::new();
     let body = ready::take_markers(&mut item, has_runtime_above, &mut marker_errors);
     valid::check(&item, &args, has_runtime_above, &mut errors);
@@ -45,7 +48,7 @@ pub(crate) fn sd_service(args: TokenStream, item: TokenStream) -> TokenStream {
         // `#[async_std::main]` or `#[smol_potat::main]` calls this async fn from its own
         // `main`: as it came, it compiles as it would without us.
         with_errors(as_written(item, body), errors)
-    } else if errors.is_empty() && !has_runtime_above {
+    } else if errors.is_empty() {
         generate(&args, item, body)
     } else {
         with_errors(fallback(item, body), errors)
@@ -116,16 +119,21 @@ fn body_name(name: &Ident) -> Ident {
 
 /// `tokens` as macro output at the same place: for copies of the user's tokens (the return
 /// type), so that lints about them (`clippy::absolute_paths`, …) are reported once, on the
-/// tokens as written, and not again on each copy.
+/// tokens as written, and not again on each copy. (`$crate`, from a `macro_rules!` that
+/// wrote the fn, keeps its span: it resolves by it.)
 fn generated(tokens: TokenStream) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut tree| {
             let span = Span::call_site().located_at(tree.span());
-            if let TokenTree::Group(group) = &tree {
-                let mut copy = Group::new(group.delimiter(), generated(group.stream()));
-                copy.set_span(span);
-                return TokenTree::Group(copy);
+            match &tree {
+                TokenTree::Group(group) => {
+                    let mut copy = Group::new(group.delimiter(), generated(group.stream()));
+                    copy.set_span(span);
+                    return TokenTree::Group(copy);
+                }
+                TokenTree::Ident(ident) if ident == "$crate" => return tree,
+                _ => {}
             }
             tree.set_span(span);
             tree

@@ -2,6 +2,7 @@
 //! runtime's `main` it draws neither `unused_async` nor `unnecessary_wraps`, and the
 //! attribute must not change that.
 #![deny(clippy::all, clippy::pedantic)]
+#![deny(clippy::allow_attributes)] // the `#[allow]` the attribute generates is not the user's
 
 use sd_notify_core::sd_service;
 
