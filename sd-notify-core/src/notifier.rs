@@ -350,6 +350,11 @@ impl Notifier {
         Some(socket)
     }
 
+    /// Whether this notifier sends over vsock (a connection per message, no descriptors).
+    pub(crate) fn is_vsock(&self) -> bool {
+        matches!(self.target, Target::Vsock { .. })
+    }
+
     /// Sends `msg` now if that needs no waiting: `Ok(true)` when sent, `Ok(false)` when it
     /// would have to wait (the manager's queue is full, or the address is vsock, whose
     /// connect may take time), so that the caller can leave it to a thread that may wait.

@@ -1,11 +1,16 @@
 //! The attribute's own messages (STATUS at start, READY, reload answers, pings, STOPPING):
 //! sent at once when the manager's queue has room, otherwise queued, in order, for the
 //! service thread, so that no caller ever waits on a manager that does not read.
+//!
+//! Over vsock every message needs a connection of its own, and a connect can take up to the
+//! notifier's timeout: those messages are always queued, for a sender thread of their own,
+//! so that neither the caller nor the service thread (which must stay free to handle
+//! signals) ever waits for one.
 
 use std::collections::VecDeque;
 use std::os::fd::BorrowedFd;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Instant;
 
 use super::state;
@@ -17,6 +22,8 @@ use crate::{Error, default_notifier};
 
 /// Messages waiting for room in the manager's queue, oldest first.
 static QUEUE: Mutex<VecDeque<Box<Message>>> = Mutex::new(VecDeque::new());
+/// Wakes the vsock sender when something is queued.
+static QUEUED: Condvar = Condvar::new();
 /// The last send failed (so a lasting failure is reported once, not at every ping).
 static FAILING: AtomicBool = AtomicBool::new(false);
 
@@ -38,6 +45,12 @@ pub(super) fn send_states(states: &[State<'_>], what: &str) {
 /// queues it for the service thread. `what` names it in the warning if it fails.
 pub(super) fn send(msg: Message, what: &str) {
     let Some(notifier) = notifier() else { return };
+    if notifier.is_vsock() {
+        start_vsock_sender(notifier);
+        QUEUE.lock().unwrap_or_else(|p| p.into_inner()).push_back(Box::new(msg));
+        QUEUED.notify_one();
+        return;
+    }
     let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
     if queue.is_empty() {
         match notifier.send_without_waiting(&msg) {
@@ -51,33 +64,55 @@ pub(super) fn send(msg: Message, what: &str) {
     signal::wake();
 }
 
-/// Whether something waits in the queue, and the socket to watch for room.
-pub(super) fn waiting() -> Option<Option<BorrowedFd<'static>>> {
+/// The socket to watch for room, when something waits in the queue for the service thread.
+pub(super) fn waiting() -> Option<BorrowedFd<'static>> {
     if QUEUE.lock().unwrap_or_else(|p| p.into_inner()).is_empty() {
         return None;
     }
-    Some(notifier().and_then(Notifier::handler_socket))
+    notifier().filter(|n| !n.is_vsock()).and_then(Notifier::handler_socket)
 }
 
-/// The service thread's part: sends what is queued while the queue has room (for vsock,
-/// where every message needs a connection, one message at a time with the notifier's
-/// timeout).
+/// The service thread's part: sends what is queued while the manager's queue has room.
 pub(super) fn flush_without_waiting() {
     let Some(notifier) = notifier() else { return clear() };
+    if notifier.is_vsock() {
+        return; // the vsock sender's part
+    }
     let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
     while let Some(msg) = queue.front() {
-        let result = if notifier.handler_socket().is_some() {
-            match notifier.send_without_waiting(msg) {
-                Ok(true) => Ok(()),
-                Ok(false) => return, // still full: wait for POLLOUT
-                Err(e) => Err(e),
-            }
-        } else {
-            notifier.send(msg)
+        let result = match notifier.send_without_waiting(msg) {
+            Ok(true) => Ok(()),
+            Ok(false) => return, // still full: the thread waits for POLLOUT
+            Err(e) => Err(e),
         };
         report(result, "a queued message");
         queue.pop_front();
     }
+}
+
+/// Starts, once per process, the thread that sends the queue over vsock, one connection per
+/// message, each bounded by the notifier's timeout.
+fn start_vsock_sender(notifier: &'static Notifier) {
+    static STARTED: OnceLock<()> = OnceLock::new();
+    STARTED.get_or_init(|| {
+        let spawned = std::thread::Builder::new().name("sd-service-vsock".into()).spawn(move || {
+            loop {
+                let msg = {
+                    let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+                    loop {
+                        match queue.pop_front() {
+                            Some(msg) => break msg,
+                            None => queue = QUEUED.wait(queue).unwrap_or_else(|p| p.into_inner()),
+                        }
+                    }
+                };
+                report(notifier.send(&msg), "a queued message");
+            }
+        });
+        if let Err(e) = spawned {
+            eprintln!("sd_service: could not start the vsock sender: {e}");
+        }
+    });
 }
 
 /// The exit's part: sends what is queued, then `last`, waiting for room until `deadline`.

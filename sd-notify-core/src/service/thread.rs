@@ -62,15 +62,9 @@ fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve)
     let mut buf = [0u8; 64];
     loop {
         let timeout = next_ping.map(|t| t.saturating_duration_since(Instant::now()));
-        let socket = outbox::waiting().map(|s| s.map(|s| (s, sys::POLLOUT)));
-        // A queue without a socket to watch (vsock) is retried after a short nap.
-        let timeout = match socket {
-            Some(None) => {
-                Some(timeout.map_or(Duration::from_millis(50), |t| t.min(Duration::from_millis(50))))
-            }
-            _ => timeout,
-        };
-        match sys::poll2((wake, sys::POLLIN), socket.flatten(), timeout) {
+        // While the outbox holds something, room in the manager's queue wakes us too.
+        let socket = outbox::waiting().map(|s| (s, sys::POLLOUT));
+        match sys::poll2((wake, sys::POLLIN), socket, timeout) {
             Ok((woken, _)) => {
                 if woken != 0 {
                     let _ = sys::read(wake, &mut buf);
