@@ -122,6 +122,12 @@ pub use status::send_status_fmt;
 #[cfg(feature = "macros")]
 pub use sd_notify_macros::sd_service;
 
+/// The `#[ready]` marker of `#[sd_service]`, for a clear error where it does not belong.
+/// Inside an annotated fn the attribute consumes the marker itself (there, no import is
+/// needed); anywhere else, this macro reports where it belongs.
+#[cfg(feature = "macros")]
+pub use sd_notify_macros::ready;
+
 /// What `#[sd_service]`'s generated code calls. Not a public API: it may change in any
 /// release; the attribute and this crate are released together (pinned with `=x.y.z`).
 #[doc(hidden)]

@@ -1,6 +1,5 @@
-// `#[ready]` with no #[sd_service] fn around it (here imported from the macro crate; the
-// core crate re-exports it as `sd_notify_core::ready`).
-use sd_notify_macros::ready;
+// `#[ready]` with no #[sd_service] fn around it, imported from the core crate.
+use sd_notify_core::ready;
 
 fn start() -> u16 {
     #[ready]
