@@ -36,8 +36,14 @@ use proc_macro::TokenStream;
 ///   code `main` would have given;
 /// - before exiting, it waits (bounded) until the manager has read all of this.
 ///
-/// Without `NOTIFY_SOCKET` (not started by systemd) nothing is sent and the fn runs as a
-/// plain `main` would.
+/// None of this ever waits for the manager: a message its queue has no room for is sent
+/// later, in order, by the service thread, and everything sent at exit shares one deadline
+/// (`EXIT_BARRIER_TIMEOUT`). A repeated SIGTERM is ignored (the stop is under way; the
+/// manager escalates with SIGKILL by itself), so `ExecStop=kill $MAINPID` stays a clean stop.
+///
+/// Without `NOTIFY_SOCKET` (not started by systemd) nothing is sent; SIGTERM and SIGINT
+/// still stop the fn the same way (so it behaves alike in a terminal), and there a second
+/// SIGINT (Ctrl-C twice) exits at once with status 130.
 ///
 /// ```ignore
 /// use sd_notify_core::{sd_service, Service};
