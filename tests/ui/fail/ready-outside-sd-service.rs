@@ -1,4 +1,5 @@
-// `#[ready]` with no #[sd_service] fn around it, imported from the core crate.
+// `#[ready]` with no #[sd_service] fn around it, imported from the core crate (which
+// re-exports the macro crate's `ready`, a macro that only reports where it belongs).
 use sd_notify_core::ready;
 
 fn start() -> u16 {
