@@ -351,7 +351,7 @@ pub struct EncodeCost {
 
 /// Times `Message::from_states` per payload and `Message::new()`, `rounds` × `n` calls.
 pub fn encode_cost(rounds: usize, n: usize) -> EncodeCost {
-    use sd_notify_core::{Message, State};
+    use sd_notify_core::{Message, NotifyState};
     use std::hint::black_box;
     let mut rows: Vec<(&'static str, Option<Payload>, Vec<f64>)> = vec![
         ("`Message::from_states(&[…])`", Some(Payload::Ready), Vec::new()),
@@ -361,12 +361,12 @@ pub fn encode_cost(rounds: usize, n: usize) -> EncodeCost {
     for _ in 0..rounds {
         let t = Instant::now();
         for _ in 0..n {
-            let _ = black_box(Message::from_states(black_box(&[State::Ready])));
+            let _ = black_box(Message::from_states(black_box(&[NotifyState::Ready])));
         }
         rows[0].2.push(t.elapsed().as_nanos() as f64 / n as f64);
         let t = Instant::now();
         for _ in 0..n {
-            let _ = black_box(Message::from_states(black_box(&[State::Status(black_box(
+            let _ = black_box(Message::from_states(black_box(&[NotifyState::Status(black_box(
                 crate::senders::STATUS_VALUE,
             ))])));
         }

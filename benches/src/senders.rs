@@ -9,7 +9,7 @@ use std::ffi::{CStr, CString, c_char, c_int};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 
-use sd_notify_core::{Message, Notifier, NotifyAddress, State};
+use sd_notify_core::{Message, Notifier, NotifyAddress, NotifyState};
 
 /// A 60-byte status value.
 pub const STATUS_VALUE: &str = "serving 1024 connections on [::]:8080, 8 workers, no errors.";
@@ -63,9 +63,9 @@ impl Payload {
 pub enum Impl {
     /// `Notifier::send(&msg)` with a prepared `Message`.
     OursSend,
-    /// `Notifier::notify(&[State::…])`: encodes on every call.
+    /// `Notifier::notify(&[NotifyState::…])`: encodes on every call.
     OursNotify,
-    /// `sd_notify_core::notify(&[State::…])`: the process-wide notifier from `NOTIFY_SOCKET`.
+    /// `sd_notify_core::notify(&[NotifyState::…])`: the process-wide notifier from `NOTIFY_SOCKET`.
     OursGlobal,
     /// `sd_notify::notify(&[NotifyState::…])` of the `sd-notify` crate 0.5.
     SdNotify,
@@ -106,7 +106,7 @@ impl Impl {
     pub fn label(self) -> &'static str {
         match self {
             Impl::OursSend => "ours: `Notifier::send(&msg)` (prepared `Message`)",
-            Impl::OursNotify => "ours: `Notifier::notify(&[State::…])`",
+            Impl::OursNotify => "ours: `Notifier::notify(&[NotifyState::…])`",
             Impl::OursGlobal => "ours: `sd_notify_core::notify(&[…])` (process-wide)",
             Impl::SdNotify => "`sd-notify` 0.5: `sd_notify::notify(&[…])`",
             Impl::Libsystemd => "`libsystemd` 0.7: `daemon::notify(false, &[…])`",
@@ -242,8 +242,8 @@ impl Sender {
             Impl::OursSend => {
                 let notifier = Notifier::new(address.clone()).map_err(|e| e.to_string())?;
                 let msg = match payload {
-                    Payload::Ready => Message::from_states(&[State::Ready]),
-                    Payload::Status60 => Message::from_states(&[State::Status(STATUS_VALUE)]),
+                    Payload::Ready => Message::from_states(&[NotifyState::Ready]),
+                    Payload::Status60 => Message::from_states(&[NotifyState::Status(STATUS_VALUE)]),
                 }
                 .map_err(|e| e.to_string())?;
                 Sender::OursSend(notifier, Box::new(msg))
@@ -276,15 +276,17 @@ impl Sender {
     pub fn send(&mut self) -> Result<(), String> {
         match self {
             Sender::OursSend(n, msg) => n.send(msg).map_err(|e| e.to_string()),
-            Sender::OursNotify(n, Payload::Ready) => n.notify(&[State::Ready]).map_err(|e| e.to_string()),
+            Sender::OursNotify(n, Payload::Ready) => {
+                n.notify(&[NotifyState::Ready]).map_err(|e| e.to_string())
+            }
             Sender::OursNotify(n, Payload::Status60) => {
-                n.notify(&[State::Status(STATUS_VALUE)]).map_err(|e| e.to_string())
+                n.notify(&[NotifyState::Status(STATUS_VALUE)]).map_err(|e| e.to_string())
             }
             Sender::OursGlobal(Payload::Ready) => {
-                sd_notify_core::notify(&[State::Ready]).map_err(|e| e.to_string())
+                sd_notify_core::notify(&[NotifyState::Ready]).map_err(|e| e.to_string())
             }
             Sender::OursGlobal(Payload::Status60) => {
-                sd_notify_core::notify(&[State::Status(STATUS_VALUE)]).map_err(|e| e.to_string())
+                sd_notify_core::notify(&[NotifyState::Status(STATUS_VALUE)]).map_err(|e| e.to_string())
             }
             Sender::SdNotify(Payload::Ready) => {
                 sd_notify::notify(&[sd_notify::NotifyState::Ready]).map_err(|e| e.to_string())

@@ -6,11 +6,11 @@
 //! watches the worker and folds its health into the pings:
 //! - the worker records its progress after each unit of work;
 //! - `main` checks it a few times per stall limit (half the watchdog interval): silent for
-//!   longer, the worker counts as hung, and `main` calls [`Service::mark_unhealthy`] (no
+//!   longer, the worker counts as hung, and `main` calls [`ServiceHandle::mark_unhealthy`] (no
 //!   ping goes out any more, so systemd's watchdog fires after `WatchdogSec=`:
 //!   "Watchdog timeout", `Result=watchdog`, a restart under `Restart=`), with a `STATUS=`
-//!   that says why; when the worker makes progress again in time, [`Service::mark_healthy`];
-//! - a fault the worker cannot recover from calls [`Service::trigger_watchdog`]
+//!   that says why; when the worker makes progress again in time, [`ServiceHandle::mark_healthy`];
+//! - a fault the worker cannot recover from calls [`ServiceHandle::trigger_watchdog`]
 //!   (`WATCHDOG=trigger`): the manager takes its watchdog action at once, without waiting
 //!   out `WatchdogSec=`.
 //!
@@ -24,7 +24,7 @@ use std::error::Error;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use sd_notify_core::{Service, sd_service, status};
+use sd_notify_core::{ServiceHandle, sd_service, status};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -35,7 +35,7 @@ const WORK: Duration = Duration::from_millis(100);
 
 #[sd_service(starting = "Starting the worker", running = "Healthy")]
 #[tokio::main(flavor = "current_thread")]
-async fn main(service: Service) -> Result<(), BoxError> {
+async fn main(service: ServiceHandle) -> Result<(), BoxError> {
     let fault = Fault::from_env()?;
     let progress = Progress::new();
     #[ready]
@@ -123,7 +123,7 @@ fn ms_var(name: &str) -> Result<Option<u64>, BoxError> {
 
 /// The background worker: a thread doing units of work (a real one would consume a queue,
 /// keep a connection pool, refresh a cache), recording its progress after each.
-fn spawn_worker(service: Service, progress: Progress, mut fault: Fault) -> std::io::Result<()> {
+fn spawn_worker(service: ServiceHandle, progress: Progress, mut fault: Fault) -> std::io::Result<()> {
     let started = Instant::now();
     std::thread::Builder::new().name("worker".into()).spawn(move || {
         loop {

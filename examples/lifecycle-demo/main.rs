@@ -10,13 +10,13 @@ use std::io;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use sd_notify_core::{Receiver, Service, sd_service, status};
+use sd_notify_core::{Receiver, ServiceHandle, sd_service, status};
 
 /// The service: a tokio main that loads its configuration (the `#[ready]` statement),
 /// serves until stopped, and reloads on SIGHUP.
 #[sd_service(starting = "Loading configuration", running = "Serving", stopping = "Shutting down", reload)]
 #[tokio::main(flavor = "current_thread")]
-async fn demo_service(service: Service) -> io::Result<()> {
+async fn demo_service(service: ServiceHandle) -> io::Result<()> {
     #[ready]
     tokio::time::sleep(Duration::from_millis(400)).await; // load the configuration
     loop {

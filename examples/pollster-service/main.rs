@@ -2,11 +2,11 @@
 //! The handle's futures are runtime-agnostic (they are woken by the service thread), so any
 //! executor can await them. See `pollster-service.service` beside this file.
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 
 #[sd_service(running = "Waiting for work", stopping = "Finishing")]
 #[pollster::main]
-async fn main(service: Service) {
+async fn main(service: ServiceHandle) {
     // A real service would do its work here; this one waits to be stopped or reloaded.
     service.shutdown().await;
     println!("stop requested; cleaning up");

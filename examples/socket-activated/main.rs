@@ -17,7 +17,7 @@
 use std::error::Error;
 use std::net::TcpListener as StdListener;
 
-use sd_notify_core::{ListenFd, Service, listen_fds_with_names, sd_service};
+use sd_notify_core::{ListenFd, ServiceHandle, listen_fds_with_names, sd_service};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -28,7 +28,7 @@ const NAME: &str = "http";
 
 #[sd_service(running = "Serving the activated socket")]
 #[tokio::main(flavor = "current_thread")]
-async fn main(service: Service) -> Result<(), Box<dyn Error>> {
+async fn main(service: ServiceHandle) -> Result<(), Box<dyn Error>> {
     #[ready]
     let listener = take_listener()?;
     loop {

@@ -1,7 +1,7 @@
 //! A sync worker loop: takes jobs (files) from a spool directory and processes them, as a
 //! `Type=notify` service with a watchdog (see `sync-worker.service` beside this file).
 //!
-//! The loop calls [`Service::is_stopping`] between jobs: that is both the shutdown check and
+//! The loop calls [`ServiceHandle::is_stopping`] between jobs: that is both the shutdown check and
 //! the watchdog's heartbeat (a due ping is sent from there), so a job that hangs stops the
 //! pings and systemd restarts the worker.
 //!
@@ -11,10 +11,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sd_notify_core::{Service, sd_service, status};
+use sd_notify_core::{ServiceHandle, sd_service, status};
 
 #[sd_service(starting = "Opening spool", running = "Idle")]
-fn main(service: Service) -> io::Result<()> {
+fn main(service: ServiceHandle) -> io::Result<()> {
     #[ready]
     let spool = open_spool()?;
     let mut done = 0u64;

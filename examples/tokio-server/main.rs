@@ -14,7 +14,7 @@ use std::error::Error;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use sd_notify_core::{Service, sd_service, status};
+use sd_notify_core::{ServiceHandle, sd_service, status};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -28,7 +28,7 @@ type BoxError = Box<dyn Error + Send + Sync>;
     reload
 )]
 #[tokio::main]
-async fn main(service: Service) -> Result<(), BoxError> {
+async fn main(service: ServiceHandle) -> Result<(), BoxError> {
     let listen = std::env::var("ECHO_LISTEN").unwrap_or_else(|_| "127.0.0.1:7878".into());
     let greeting = Arc::new(RwLock::new(load_greeting()?));
     #[ready]

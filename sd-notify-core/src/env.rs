@@ -77,7 +77,7 @@ impl fmt::Display for EnvError {
 impl std::error::Error for EnvError {}
 
 /// Whether the manager expects watchdog pings from this process, and how often
-/// (`sd_watchdog_enabled`). Ping ([`State::Watchdog`](crate::State::Watchdog)) at about half
+/// (`sd_watchdog_enabled`). Ping ([`NotifyState::Watchdog`](crate::NotifyState::Watchdog)) at about half
 /// the returned interval.
 ///
 /// `Ok(None)`: `WATCHDOG_USEC` is unset, or `WATCHDOG_PID` names another process.

@@ -10,9 +10,9 @@ use std::io;
 ///
 /// # Examples
 /// ```
-/// use sd_notify_core::{Error, Message, Rule, State};
+/// use sd_notify_core::{Error, Message, Rule, NotifyState};
 ///
-/// let err = Message::from_states(&[State::Status("ok\nREADY=1")]).unwrap_err();
+/// let err = Message::from_states(&[NotifyState::Status("ok\nREADY=1")]).unwrap_err();
 /// assert!(matches!(err, Error::InvalidValue { key: "STATUS", rule: Rule::Newline }));
 /// assert_eq!(err.to_string(), "STATUS= value rejected: it contains a line feed (\\n), which would inject an assignment");
 /// ```
@@ -28,8 +28,8 @@ pub enum Error {
         /// The rule that was broken.
         rule: Rule,
     },
-    /// A key given to [`State::Extension`](crate::State::Extension) or
-    /// [`State::Other`](crate::State::Other) is not a valid key.
+    /// A key given to [`NotifyState::Extension`](crate::NotifyState::Extension) or
+    /// [`NotifyState::Other`](crate::NotifyState::Other) is not a valid key.
     InvalidKey {
         /// The rule that was broken.
         rule: Rule,
@@ -69,8 +69,8 @@ impl Error {
     /// [`Error::Timeout`], `EINVAL` for rule breaches, as libsystemd would return).
     ///
     /// ```
-    /// # use sd_notify_core::{Error, State, Message};
-    /// let err = Message::from_states(&[State::Errno(5000)]).unwrap_err();
+    /// # use sd_notify_core::{Error, NotifyState, Message};
+    /// let err = Message::from_states(&[NotifyState::Errno(5000)]).unwrap_err();
     /// assert_eq!(err.raw_os_error(), Some(22)); // EINVAL
     /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
@@ -170,8 +170,8 @@ impl From<Error> for io::Error {
 /// A rule of the protocol that a value or key broke.
 ///
 /// ```
-/// use sd_notify_core::{Error, Rule, State};
-/// let err = State::FdName("a:b").validate().unwrap_err();
+/// use sd_notify_core::{Error, Rule, NotifyState};
+/// let err = NotifyState::FdName("a:b").validate().unwrap_err();
 /// assert!(matches!(err, Error::InvalidValue { key: "FDNAME", rule: Rule::Character(':') }));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,10 +2,10 @@
 //! typed and validated, plus a receiver that plays the manager's part in tests.
 //!
 //! ```
-//! use sd_notify_core::{notify, State};
+//! use sd_notify_core::{notify, NotifyState};
 //!
 //! // ... initialise ...
-//! notify(&[State::Ready, State::Status("accepting connections")])?;
+//! notify(&[NotifyState::Ready, NotifyState::Status("accepting connections")])?;
 //! # Ok::<(), sd_notify_core::Error>(())
 //! ```
 //!
@@ -20,7 +20,7 @@
 //!   A broken rule is an [`Error`] naming it; nothing is sent.
 //! - **Several states, one datagram.** [`notify`] and [`Message`] join assignments with
 //!   `\n`, nothing else added, so `RELOADING=1` travels with its `MONOTONIC_USEC=`
-//!   ([`State::reloading_now`]).
+//!   ([`NotifyState::reloading_now`]).
 //! - **A cheap hot path.** The process keeps one connected, close-on-exec socket; a
 //!   notification is one `send(2)` and no heap allocation.
 //! - **Bounded waits.** A full manager queue makes a send fail with [`Error::Timeout`] after
@@ -30,7 +30,7 @@
 //! # From libsystemd to this crate
 //! | libsystemd | here |
 //! |---|---|
-//! | `sd_notify(0, "READY=1")` | [`notify`]`(&[State::Ready])` |
+//! | `sd_notify(0, "READY=1")` | [`notify`]`(&[NotifyState::Ready])` |
 //! | `sd_notifyf(0, "STATUS=%s", x)` | [`status!`]`("{x}")` / [`Message::push_status_fmt`] |
 //! | `sd_pid_notify(pid, 0, …)` | [`send_as`] |
 //! | `sd_pid_notify_with_fds(0, 0, …, fds, n)` | [`send_with_fds`] |
@@ -81,18 +81,20 @@ pub use notifier::{
 };
 #[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
 pub use receiver::{DropReason, Notification, Receiver, split_lines_as_252};
-pub use service::{EXIT_BARRIER_TIMEOUT, MIN_WATCHDOG_PING_INTERVAL, ReloadRequested, Service, Shutdown};
-pub use state::{MAX_FDNAME_LEN, NotifyAccess, State};
+pub use service::{
+    EXIT_BARRIER_TIMEOUT, MIN_WATCHDOG_PING_INTERVAL, ReloadRequested, ServiceHandle, Shutdown,
+};
+pub use state::{MAX_FDNAME_LEN, NotifyAccess, NotifyState};
 pub use status::send_status_fmt;
 
 /// # Examples, compiled against this crate
 /// A sync worker: ready once its queue is open, stopping when `is_stopping()` says so, its
 /// watchdog pings tied to the loop by `heartbeat()`.
 /// ```no_run
-/// use sd_notify_core::{sd_service, status, Service};
+/// use sd_notify_core::{sd_service, status, ServiceHandle};
 ///
 /// #[sd_service(starting = "Opening queue", running = "Working")]
-/// fn main(service: Service) -> std::io::Result<()> {
+/// fn main(service: ServiceHandle) -> std::io::Result<()> {
 ///     #[ready]
 ///     let queue = std::fs::read_dir(std::env::temp_dir())?;
 ///     let mut done = 0;
@@ -130,8 +132,11 @@ pub use sd_notify_macros::ready;
 
 /// What `#[sd_service]`'s generated code calls. Not a public API: it may change in any
 /// release; the attribute and this crate are released together (pinned with `=x.y.z`).
+/// Its name carries the version of the contract, so that a mismatched pair of the two
+/// crates (a patched or vendored copy of one) fails to compile with an error that names
+/// this module, instead of calling functions whose meaning changed.
 #[doc(hidden)]
-pub mod __private {
+pub mod __private_0_1 {
     pub use crate::__sd_failure_of as failure_of;
     pub use crate::service::{
         Config, Failure, Probe, Supervise, Supervised, ViaDebug, ViaDisplay, ViaDynError, ViaDynErrorSend,

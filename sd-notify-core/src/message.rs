@@ -4,14 +4,14 @@ use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
 use crate::error::{Error, Rule};
-use crate::state::{State, check_text};
+use crate::state::{NotifyState, check_text};
 
 /// The largest datagram the manager accepts; a longer one is dropped whole.
 ///
 /// ```
-/// use sd_notify_core::{Error, Message, State, MAX_MESSAGE_LEN};
+/// use sd_notify_core::{Error, Message, NotifyState, MAX_MESSAGE_LEN};
 /// let long = "x".repeat(MAX_MESSAGE_LEN);
-/// assert!(matches!(Message::from_states(&[State::Status(&long)]), Err(Error::MessageTooLong)));
+/// assert!(matches!(Message::from_states(&[NotifyState::Status(&long)]), Err(Error::MessageTooLong)));
 /// ```
 pub const MAX_MESSAGE_LEN: usize = 4096;
 
@@ -25,10 +25,10 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 ///
 /// # Examples
 /// ```
-/// use sd_notify_core::{Message, State};
+/// use sd_notify_core::{Message, NotifyState};
 ///
 /// let mut msg = Message::new();
-/// msg.push(State::Stopping)?;
+/// msg.push(NotifyState::Stopping)?;
 /// msg.push_status_fmt(format_args!("draining {} connections", 12))?;
 /// assert_eq!(msg.as_bytes(), b"STOPPING=1\nSTATUS=draining 12 connections");
 /// # Ok::<(), sd_notify_core::Error>(())
@@ -59,12 +59,12 @@ impl Message {
     /// As [`Message::push`] for each state, and [`Error::EmptyMessage`] for no states.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, State};
-    /// let msg = Message::from_states(&State::reloading_now())?;
+    /// # use sd_notify_core::{Message, NotifyState};
+    /// let msg = Message::from_states(&NotifyState::reloading_now())?;
     /// assert!(msg.contains_key("MONOTONIC_USEC"));
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    pub fn from_states(states: &[State<'_>]) -> Result<Self, Error> {
+    pub fn from_states(states: &[NotifyState<'_>]) -> Result<Self, Error> {
         if states.is_empty() {
             return Err(Error::EmptyMessage);
         }
@@ -83,21 +83,21 @@ impl Message {
     /// - [`Error::MessageTooLong`]: it would not fit [`MAX_MESSAGE_LEN`].
     ///
     /// ```
-    /// # use sd_notify_core::{Message, State, Error};
+    /// # use sd_notify_core::{Message, NotifyState, Error};
     /// let mut msg = Message::new();
-    /// msg.push(State::Status("a"))?;
-    /// assert!(matches!(msg.push(State::Status("b")), Err(Error::DuplicateKey { .. })));
+    /// msg.push(NotifyState::Status("a"))?;
+    /// assert!(matches!(msg.push(NotifyState::Status("b")), Err(Error::DuplicateKey { .. })));
     /// assert_eq!(msg.as_bytes(), b"STATUS=a");
     /// # Ok::<(), Error>(())
     /// ```
-    pub fn push(&mut self, state: State<'_>) -> Result<&mut Self, Error> {
+    pub fn push(&mut self, state: NotifyState<'_>) -> Result<&mut Self, Error> {
         state.validate()?;
         self.check_new_key(state.key())?;
         let mut w = self.line_writer().map_err(|_| Error::MessageTooLong)?;
         // The value was validated above; the writer only guards the length.
         state.write_line(&mut w).map_err(|_| Error::MessageTooLong)?;
         self.len = w.len;
-        self.wants_fds |= matches!(state, State::FdStore | State::MainPidFd);
+        self.wants_fds |= matches!(state, NotifyState::FdStore | NotifyState::MainPidFd);
         Ok(self)
     }
 
@@ -105,7 +105,7 @@ impl Message {
     /// formatted text as it is written: no heap allocation, whatever the arguments.
     ///
     /// # Errors
-    /// As [`Message::push`]; the formatted text follows the rules of [`State::Status`].
+    /// As [`Message::push`]; the formatted text follows the rules of [`NotifyState::Status`].
     ///
     /// ```
     /// # use sd_notify_core::{Message, Error, Rule};
@@ -133,8 +133,8 @@ impl Message {
     /// The encoded datagram.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, State};
-    /// assert_eq!(Message::from_states(&[State::Watchdog])?.as_bytes(), b"WATCHDOG=1");
+    /// # use sd_notify_core::{Message, NotifyState};
+    /// assert_eq!(Message::from_states(&[NotifyState::Watchdog])?.as_bytes(), b"WATCHDOG=1");
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
     pub fn as_bytes(&self) -> &[u8] {
@@ -154,8 +154,8 @@ impl Message {
     /// `true` when the message has an assignment with this key.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, State};
-    /// assert!(Message::from_states(&[State::Ready])?.contains_key("READY"));
+    /// # use sd_notify_core::{Message, NotifyState};
+    /// assert!(Message::from_states(&[NotifyState::Ready])?.contains_key("READY"));
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
     pub fn contains_key(&self, key: &str) -> bool {
@@ -230,7 +230,7 @@ impl fmt::Write for Writer<'_> {
 /// become spaces, a backslash becomes `/`. Text that is already safe is borrowed unchanged.
 ///
 /// Use it for text you do not control (error messages, user data) where "send something
-/// readable" beats "refuse"; [`State::Status`] itself refuses such text instead.
+/// readable" beats "refuse"; [`NotifyState::Status`] itself refuses such text instead.
 ///
 /// ```
 /// use sd_notify_core::sanitize_status;

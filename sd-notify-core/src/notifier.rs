@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::address::{NotifyAddress, VsockKind};
 use crate::error::{AddressError, Error};
 use crate::message::Message;
-use crate::state::{State, duration_usec};
+use crate::state::{NotifyState, duration_usec};
 use crate::sys;
 
 /// How long a send may wait for room in the manager's queue before it fails with
@@ -44,12 +44,12 @@ pub const MAX_FDS: usize = sys::MAX_FDS;
 ///
 /// # Examples
 /// ```
-/// use sd_notify_core::{Notifier, Receiver, State};
+/// use sd_notify_core::{Notifier, Receiver, NotifyState};
 /// use std::time::Duration;
 ///
 /// let receiver = Receiver::bind_unique_abstract()?;
 /// let notifier = Notifier::new(receiver.address().clone())?;
-/// notifier.notify(&[State::Ready, State::Status("up")])?;
+/// notifier.notify(&[NotifyState::Ready, NotifyState::Status("up")])?;
 /// let n = receiver.recv_timeout(Duration::from_secs(5))?;
 /// assert_eq!(n.bytes(), b"READY=1\nSTATUS=up");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -139,7 +139,7 @@ impl Notifier {
     /// ```
     /// # use sd_notify_core::Notifier;
     /// if let Some(notifier) = Notifier::from_env()? {
-    ///     notifier.notify(&[sd_notify_core::State::Ready])?;
+    ///     notifier.notify(&[sd_notify_core::NotifyState::Ready])?;
     /// }
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
@@ -203,12 +203,12 @@ impl Notifier {
     /// nobody listens, `ENOENT` when the socket file is gone, …).
     ///
     /// ```no_run
-    /// # use sd_notify_core::{Notifier, State};
+    /// # use sd_notify_core::{Notifier, NotifyState};
     /// # let notifier = Notifier::from_env()?.unwrap();
-    /// notifier.notify(&[State::Stopping, State::Status("shutting down")])?;
+    /// notifier.notify(&[NotifyState::Stopping, NotifyState::Status("shutting down")])?;
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    pub fn notify(&self, states: &[State<'_>]) -> Result<(), Error> {
+    pub fn notify(&self, states: &[NotifyState<'_>]) -> Result<(), Error> {
         // Built in place: returning the 4 KiB message from a constructor would copy it.
         let mut msg = Message::new();
         for state in states {
@@ -224,9 +224,9 @@ impl Notifier {
     /// [`Error::FdMismatch`] for `FDSTORE=1`/`MAINPIDFD=1` without descriptors.
     ///
     /// ```no_run
-    /// # use sd_notify_core::{Message, Notifier, State};
+    /// # use sd_notify_core::{Message, Notifier, NotifyState};
     /// # let notifier = Notifier::from_env()?.unwrap();
-    /// let ping = Message::from_states(&[State::Watchdog])?; // encode once, send often
+    /// let ping = Message::from_states(&[NotifyState::Watchdog])?; // encode once, send often
     /// notifier.send(&ping)?;
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
@@ -243,12 +243,12 @@ impl Notifier {
     /// [`Notifier::notify`]. [`Error::NeedsUnixSocket`] for vsock addresses.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Notifier, Receiver, State};
+    /// # use sd_notify_core::{Message, Notifier, Receiver, NotifyState};
     /// # use std::{os::fd::AsFd, time::Duration};
     /// # let receiver = Receiver::bind_unique_abstract()?;
     /// # let notifier = Notifier::new(receiver.address().clone())?;
     /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    /// let msg = Message::from_states(&[State::FdStore, State::FdName("http")])?;
+    /// let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("http")])?;
     /// notifier.send_with_fds(&msg, &[listener.as_fd()])?;
     /// assert_eq!(receiver.recv_timeout(Duration::from_secs(5))?.fds().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -275,12 +275,12 @@ impl Notifier {
     /// As [`Notifier::notify`]; [`Error::NeedsUnixSocket`] for vsock addresses.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Notifier, Receiver, State};
+    /// # use sd_notify_core::{Message, Notifier, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let receiver = Receiver::bind_unique_abstract()?;
     /// # let notifier = Notifier::new(receiver.address().clone())?;
     /// let me = std::process::id();
-    /// notifier.send_as(me, &Message::from_states(&[State::Ready])?)?;
+    /// notifier.send_as(me, &Message::from_states(&[NotifyState::Ready])?)?;
     /// assert_eq!(receiver.recv_timeout(Duration::from_secs(5))?.pid(), Some(me));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -573,14 +573,14 @@ pub fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
 /// As [`Notifier::notify`], and [`default_notifier`]'s.
 ///
 /// ```
-/// use sd_notify_core::{notify, State};
-/// notify(&[State::Ready, State::Status("accepting connections")])?;
+/// use sd_notify_core::{notify, NotifyState};
+/// notify(&[NotifyState::Ready, NotifyState::Status("accepting connections")])?;
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
 ///
 /// # References
 /// [`sd_notify(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
-pub fn notify(states: &[State<'_>]) -> Result<(), Error> {
+pub fn notify(states: &[NotifyState<'_>]) -> Result<(), Error> {
     match default_notifier()? {
         Some(n) => n.notify(states),
         None => Message::from_states(states).map(drop), // still validate: fail the same everywhere
@@ -593,8 +593,8 @@ pub fn notify(states: &[State<'_>]) -> Result<(), Error> {
 /// As [`Notifier::send`].
 ///
 /// ```
-/// use sd_notify_core::{send, Message, State};
-/// send(&Message::from_states(&[State::Watchdog])?)?;
+/// use sd_notify_core::{send, Message, NotifyState};
+/// send(&Message::from_states(&[NotifyState::Watchdog])?)?;
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
 pub fn send(msg: &Message) -> Result<(), Error> {
@@ -611,10 +611,10 @@ pub fn send(msg: &Message) -> Result<(), Error> {
 /// As [`Notifier::send_with_fds`].
 ///
 /// ```no_run
-/// use sd_notify_core::{send_with_fds, Message, State};
+/// use sd_notify_core::{send_with_fds, Message, NotifyState};
 /// use std::os::fd::AsFd;
 /// let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
-/// send_with_fds(&Message::from_states(&[State::FdStore, State::FdName("http")])?, &[listener.as_fd()])?;
+/// send_with_fds(&Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("http")])?, &[listener.as_fd()])?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn send_with_fds(msg: &Message, fds: &[BorrowedFd<'_>]) -> Result<(), Error> {
@@ -630,8 +630,8 @@ pub fn send_with_fds(msg: &Message, fds: &[BorrowedFd<'_>]) -> Result<(), Error>
 /// As [`Notifier::send_as`].
 ///
 /// ```
-/// use sd_notify_core::{send_as, Message, State};
-/// send_as(std::process::id(), &Message::from_states(&[State::Ready])?)?;
+/// use sd_notify_core::{send_as, Message, NotifyState};
+/// send_as(std::process::id(), &Message::from_states(&[NotifyState::Ready])?)?;
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
 pub fn send_as(pid: u32, msg: &Message) -> Result<(), Error> {

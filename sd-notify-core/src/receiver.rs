@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::address::{NOTIFY_SOCKET, NotifyAddress};
 use crate::message::MAX_MESSAGE_LEN;
-use crate::state::State;
+use crate::state::NotifyState;
 use crate::sys;
 
 /// A notification socket bound in place of systemd's, for integration tests.
@@ -25,7 +25,7 @@ use crate::sys;
 ///
 /// # Examples
 /// ```
-/// use sd_notify_core::{Receiver, State};
+/// use sd_notify_core::{Receiver, NotifyState};
 /// use std::{process::Command, time::Duration};
 ///
 /// let receiver = Receiver::bind_unique_abstract()?;
@@ -34,9 +34,9 @@ use crate::sys;
 /// let mut service = Command::new("true");
 /// service.env(key, value);
 /// // In-process, an explicit notifier reaches it without touching the environment:
-/// receiver.notifier()?.notify(&[State::Ready, State::Status("hello")])?;
+/// receiver.notifier()?.notify(&[NotifyState::Ready, NotifyState::Status("hello")])?;
 /// let n = receiver.recv_timeout(Duration::from_secs(5))?;
-/// assert_eq!(n.states(), [State::Ready, State::Status("hello")]);
+/// assert_eq!(n.states(), [NotifyState::Ready, NotifyState::Status("hello")]);
 /// assert_eq!(n.pid(), Some(std::process::id()));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -164,9 +164,9 @@ impl Receiver {
     /// As [`Notifier::new`](crate::Notifier::new).
     ///
     /// ```
-    /// # use sd_notify_core::{Receiver, State};
+    /// # use sd_notify_core::{Receiver, NotifyState};
     /// let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Ready])?;
+    /// r.notifier()?.notify(&[NotifyState::Ready])?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn notifier(&self) -> Result<crate::Notifier, crate::Error> {
@@ -256,9 +256,9 @@ pub enum DropReason {
 /// One datagram as a receiver got it.
 ///
 /// ```
-/// # use sd_notify_core::{Receiver, State};
+/// # use sd_notify_core::{Receiver, NotifyState};
 /// let r = Receiver::bind_unique_abstract()?;
-/// r.notifier()?.notify(&[State::Ready])?;
+/// r.notifier()?.notify(&[NotifyState::Ready])?;
 /// let n = r.recv_timeout(std::time::Duration::from_secs(5))?;
 /// println!("{n:?}"); // Notification { text: "READY=1", pid: Some(…), fds: 0 }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -290,9 +290,9 @@ impl Notification {
     /// The datagram's bytes (at most the first 4097 of a longer one).
     ///
     /// ```
-    /// # use sd_notify_core::{Receiver, State};
+    /// # use sd_notify_core::{Receiver, NotifyState};
     /// # let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Ready])?;
+    /// r.notifier()?.notify(&[NotifyState::Ready])?;
     /// assert_eq!(r.recv_timeout(std::time::Duration::from_secs(5))?.bytes(), b"READY=1");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -303,10 +303,10 @@ impl Notification {
     /// The datagram's full length, also when it was longer than the buffer.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Watchdog])?;
+    /// r.notifier()?.notify(&[NotifyState::Watchdog])?;
     /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.len(), "WATCHDOG=1".len());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -317,10 +317,10 @@ impl Notification {
     /// `true` for an empty datagram.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Ready])?;
+    /// r.notifier()?.notify(&[NotifyState::Ready])?;
     /// assert!(!r.recv_timeout(Duration::from_secs(5))?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -331,10 +331,10 @@ impl Notification {
     /// The sender's PID, from the kernel (or as claimed by a privileged sender).
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Ready])?;
+    /// r.notifier()?.notify(&[NotifyState::Ready])?;
     /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.pid(), Some(std::process::id()));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -345,10 +345,10 @@ impl Notification {
     /// The sender's user ID.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Ready])?;
+    /// r.notifier()?.notify(&[NotifyState::Ready])?;
     /// let n = r.recv_timeout(Duration::from_secs(5))?;
     /// println!("sent by uid {:?}", n.uid());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -360,10 +360,10 @@ impl Notification {
     /// The sender's group ID.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Ready])?;
+    /// r.notifier()?.notify(&[NotifyState::Ready])?;
     /// let n = r.recv_timeout(Duration::from_secs(5))?;
     /// println!("sent by gid {:?}", n.gid());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -375,12 +375,12 @@ impl Notification {
     /// Descriptors passed with the datagram (received close-on-exec).
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
     /// # use std::os::fd::AsFd;
     /// let (read, _write) = std::io::pipe()?;
-    /// let msg = Message::from_states(&[State::FdStore, State::FdName("pipe")])?;
+    /// let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("pipe")])?;
     /// r.notifier()?.send_with_fds(&msg, &[read.as_fd()])?;
     /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.fds().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -392,12 +392,12 @@ impl Notification {
     /// Takes the passed descriptors out of the notification.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
     /// # use std::os::fd::AsFd;
     /// let (read, _write) = std::io::pipe()?;
-    /// let msg = Message::from_states(&[State::FdStore])?;
+    /// let msg = Message::from_states(&[NotifyState::FdStore])?;
     /// r.notifier()?.send_with_fds(&msg, &[read.as_fd()])?;
     /// let mut n = r.recv_timeout(Duration::from_secs(5))?;
     /// let fds = n.take_fds();
@@ -411,9 +411,9 @@ impl Notification {
     /// The lines as systemd 252's manager reads them, or why it would drop the datagram.
     ///
     /// ```
-    /// # use sd_notify_core::{Receiver, State};
+    /// # use sd_notify_core::{Receiver, NotifyState};
     /// # let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Ready, State::Status("up")])?;
+    /// r.notifier()?.notify(&[NotifyState::Ready, NotifyState::Status("up")])?;
     /// let n = r.recv_timeout(std::time::Duration::from_secs(5))?;
     /// assert_eq!(n.lines(), Ok(&["READY=1".to_owned(), "STATUS=up".to_owned()][..]));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -427,7 +427,7 @@ impl Notification {
     /// which answers the barrier.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
     /// let notifier = r.notifier()?;
@@ -446,18 +446,18 @@ impl Notification {
     /// treat it as a barrier. Lines without `=` are skipped.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, State};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
-    /// r.notifier()?.notify(&[State::Stopping, State::Status("bye")])?;
-    /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.states(), [State::Stopping, State::Status("bye")]);
+    /// r.notifier()?.notify(&[NotifyState::Stopping, NotifyState::Status("bye")])?;
+    /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.states(), [NotifyState::Stopping, NotifyState::Status("bye")]);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn states(&self) -> Vec<State<'_>> {
+    pub fn states(&self) -> Vec<NotifyState<'_>> {
         if self.is_barrier() {
             return Vec::new();
         }
-        self.lines().unwrap_or_default().iter().filter_map(|l| State::parse(l)).collect()
+        self.lines().unwrap_or_default().iter().filter_map(|l| NotifyState::parse(l)).collect()
     }
 }
 

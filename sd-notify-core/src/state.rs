@@ -14,57 +14,57 @@ use crate::error::{Error, Rule};
 ///
 /// | variant | line | systemd |
 /// |---|---|---|
-/// | [`Ready`](State::Ready) | `READY=1` | all |
-/// | [`Reloading`](State::Reloading) | `RELOADING=1` (send with [`MonotonicUsec`](State::MonotonicUsec)) | 217 |
-/// | [`Stopping`](State::Stopping) | `STOPPING=1` | 217 |
-/// | [`MonotonicUsec`](State::MonotonicUsec) | `MONOTONIC_USEC=…` | 253 |
-/// | [`Status`](State::Status) | `STATUS=…` | 233 |
-/// | [`NotifyAccess`](State::NotifyAccess) | `NOTIFYACCESS=…` | 254 |
-/// | [`Errno`](State::Errno) | `ERRNO=…` | 233 |
-/// | [`BusError`](State::BusError) | `BUSERROR=…` | 233 |
-/// | [`VarlinkError`](State::VarlinkError) | `VARLINKERROR=…` | 257 |
-/// | [`ExitStatus`](State::ExitStatus) | `EXIT_STATUS=…` | 254 |
-/// | [`MainPid`](State::MainPid) | `MAINPID=…` | 233 |
-/// | [`MainPidFd`](State::MainPidFd) | `MAINPIDFD=1` (with a pidfd) | 257 |
-/// | [`MainPidFdId`](State::MainPidFdId) | `MAINPIDFDID=…` | 257 |
-/// | [`Watchdog`](State::Watchdog) | `WATCHDOG=1` | all |
-/// | [`WatchdogTrigger`](State::WatchdogTrigger) | `WATCHDOG=trigger` | 243 |
-/// | [`WatchdogUsec`](State::WatchdogUsec) | `WATCHDOG_USEC=…` | 233 |
-/// | [`ExtendTimeoutUsec`](State::ExtendTimeoutUsec) | `EXTEND_TIMEOUT_USEC=…` | 236 |
-/// | [`RestartReset`](State::RestartReset) | `RESTART_RESET=1` | 258 |
-/// | [`FdStore`](State::FdStore) | `FDSTORE=1` (with fds) | 219 |
-/// | [`FdStoreRemove`](State::FdStoreRemove) | `FDSTOREREMOVE=1` | 236 |
-/// | [`FdName`](State::FdName) | `FDNAME=…` | 233 |
-/// | [`FdPollDisable`](State::FdPollDisable) | `FDPOLL=0` | 246 |
-/// | [`Extension`](State::Extension) | `X_…=…` | ignored by systemd |
-/// | [`Other`](State::Other) | any other `KEY=…` | escape hatch |
+/// | [`Ready`](NotifyState::Ready) | `READY=1` | all |
+/// | [`Reloading`](NotifyState::Reloading) | `RELOADING=1` (send with [`MonotonicUsec`](NotifyState::MonotonicUsec)) | 217 |
+/// | [`Stopping`](NotifyState::Stopping) | `STOPPING=1` | 217 |
+/// | [`MonotonicUsec`](NotifyState::MonotonicUsec) | `MONOTONIC_USEC=…` | 253 |
+/// | [`Status`](NotifyState::Status) | `STATUS=…` | 233 |
+/// | [`NotifyAccess`](NotifyState::NotifyAccess) | `NOTIFYACCESS=…` | 254 |
+/// | [`Errno`](NotifyState::Errno) | `ERRNO=…` | 233 |
+/// | [`BusError`](NotifyState::BusError) | `BUSERROR=…` | 233 |
+/// | [`VarlinkError`](NotifyState::VarlinkError) | `VARLINKERROR=…` | 257 |
+/// | [`ExitStatus`](NotifyState::ExitStatus) | `EXIT_STATUS=…` | 254 |
+/// | [`MainPid`](NotifyState::MainPid) | `MAINPID=…` | 233 |
+/// | [`MainPidFd`](NotifyState::MainPidFd) | `MAINPIDFD=1` (with a pidfd) | 257 |
+/// | [`MainPidFdId`](NotifyState::MainPidFdId) | `MAINPIDFDID=…` | 257 |
+/// | [`Watchdog`](NotifyState::Watchdog) | `WATCHDOG=1` | all |
+/// | [`WatchdogTrigger`](NotifyState::WatchdogTrigger) | `WATCHDOG=trigger` | 243 |
+/// | [`WatchdogUsec`](NotifyState::WatchdogUsec) | `WATCHDOG_USEC=…` | 233 |
+/// | [`ExtendTimeoutUsec`](NotifyState::ExtendTimeoutUsec) | `EXTEND_TIMEOUT_USEC=…` | 236 |
+/// | [`RestartReset`](NotifyState::RestartReset) | `RESTART_RESET=1` | 258 |
+/// | [`FdStore`](NotifyState::FdStore) | `FDSTORE=1` (with fds) | 219 |
+/// | [`FdStoreRemove`](NotifyState::FdStoreRemove) | `FDSTOREREMOVE=1` | 236 |
+/// | [`FdName`](NotifyState::FdName) | `FDNAME=…` | 233 |
+/// | [`FdPollDisable`](NotifyState::FdPollDisable) | `FDPOLL=0` | 246 |
+/// | [`Extension`](NotifyState::Extension) | `X_…=…` | ignored by systemd |
+/// | [`Other`](NotifyState::Other) | any other `KEY=…` | escape hatch |
 ///
 /// `BARRIER=1` is not a state: it is sent only by [`Notifier::barrier`](crate::Notifier::barrier).
 ///
 /// # Examples
 /// ```
-/// use sd_notify_core::{Message, State};
+/// use sd_notify_core::{Message, NotifyState};
 /// use std::time::Duration;
 ///
 /// let msg = Message::from_states(&[
-///     State::Ready,
-///     State::Status("serving on :8080"),
-///     State::watchdog_timeout(Duration::from_secs(90 * 60)), // u64 µs, no 71-minute cap
+///     NotifyState::Ready,
+///     NotifyState::Status("serving on :8080"),
+///     NotifyState::watchdog_timeout(Duration::from_secs(90 * 60)), // u64 µs, no 71-minute cap
 /// ])?;
 /// assert_eq!(msg.as_bytes(), b"READY=1\nSTATUS=serving on :8080\nWATCHDOG_USEC=5400000000");
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum State<'a> {
+pub enum NotifyState<'a> {
     /// `READY=1`: start-up (or a reload) finished.
     Ready,
-    /// `RELOADING=1`: a reload began. Send it together with [`State::MonotonicUsec`] (see
-    /// [`State::reloading_now`]) or `systemctl reload` of a `Type=notify-reload` unit hangs.
+    /// `RELOADING=1`: a reload began. Send it together with [`NotifyState::MonotonicUsec`] (see
+    /// [`NotifyState::reloading_now`]) or `systemctl reload` of a `Type=notify-reload` unit hangs.
     Reloading,
     /// `STOPPING=1`: shutdown began.
     Stopping,
-    /// `MONOTONIC_USEC=`: `CLOCK_MONOTONIC` in µs, see [`State::monotonic_now`].
+    /// `MONOTONIC_USEC=`: `CLOCK_MONOTONIC` in µs, see [`NotifyState::monotonic_now`].
     MonotonicUsec(u64),
     /// `STATUS=`: one line of free text shown by `systemctl status`; empty clears it.
     /// No `\n`, `\r`, NUL or `\` (see [`sanitize_status`](crate::sanitize_status)).
@@ -97,7 +97,7 @@ pub enum State<'a> {
     RestartReset,
     /// `FDSTORE=1`: store the descriptors passed with this message.
     FdStore,
-    /// `FDSTOREREMOVE=1`: drop the stored descriptors named by [`State::FdName`].
+    /// `FDSTOREREMOVE=1`: drop the stored descriptors named by [`NotifyState::FdName`].
     FdStoreRemove,
     /// `FDNAME=`: name of stored descriptors: 1–255 printable ASCII bytes, no `:` or `\`.
     FdName(&'a str),
@@ -108,12 +108,12 @@ pub enum State<'a> {
     Extension {
         /// The key, `X_…`.
         key: &'a str,
-        /// The value (same rules as [`State::Status`]).
+        /// The value (same rules as [`NotifyState::Status`]).
         value: &'a str,
     },
     /// Any other assignment, for keys this crate does not model yet. The key must be
-    /// `A–Z`, `0–9`, `_` and not `BARRIER`; the value follows the rules of [`State::Status`].
-    /// [`State::parse`] also returns this for lines whose value its typed variant rejects.
+    /// `A–Z`, `0–9`, `_` and not `BARRIER`; the value follows the rules of [`NotifyState::Status`].
+    /// [`NotifyState::parse`] also returns this for lines whose value its typed variant rejects.
     Other {
         /// The key.
         key: &'a str,
@@ -125,8 +125,8 @@ pub enum State<'a> {
 /// The values of `NOTIFYACCESS=` (and of a unit's `NotifyAccess=`).
 ///
 /// ```
-/// use sd_notify_core::{Message, NotifyAccess, State};
-/// let msg = Message::from_states(&[State::NotifyAccess(NotifyAccess::All)])?;
+/// use sd_notify_core::{Message, NotifyAccess, NotifyState};
+/// let msg = Message::from_states(&[NotifyState::NotifyAccess(NotifyAccess::All)])?;
 /// assert_eq!(msg.as_bytes(), b"NOTIFYACCESS=all");
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
@@ -162,90 +162,90 @@ impl NotifyAccess {
 /// Longest `FDNAME=` value systemd accepts.
 ///
 /// ```
-/// use sd_notify_core::{State, MAX_FDNAME_LEN};
-/// assert!(State::FdName(&"x".repeat(MAX_FDNAME_LEN + 1)).validate().is_err());
+/// use sd_notify_core::{NotifyState, MAX_FDNAME_LEN};
+/// assert!(NotifyState::FdName(&"x".repeat(MAX_FDNAME_LEN + 1)).validate().is_err());
 /// ```
 pub const MAX_FDNAME_LEN: usize = 255;
 /// Longest D-Bus or Varlink error name accepted.
 const MAX_ERROR_NAME_LEN: usize = 255;
 
-impl<'a> State<'a> {
+impl<'a> NotifyState<'a> {
     /// `MONOTONIC_USEC=` with the current `CLOCK_MONOTONIC` time.
     ///
     /// ```
-    /// # use sd_notify_core::State;
-    /// let State::MonotonicUsec(now) = State::monotonic_now() else { unreachable!() };
+    /// # use sd_notify_core::NotifyState;
+    /// let NotifyState::MonotonicUsec(now) = NotifyState::monotonic_now() else { unreachable!() };
     /// assert!(now > 0);
     /// ```
-    pub fn monotonic_now() -> State<'static> {
-        State::MonotonicUsec(crate::sys::monotonic_usec())
+    pub fn monotonic_now() -> NotifyState<'static> {
+        NotifyState::MonotonicUsec(crate::sys::monotonic_usec())
     }
 
     /// The two states of a reload start, `RELOADING=1` and `MONOTONIC_USEC=<now>`, to send in
     /// one message as `Type=notify-reload` requires.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, State};
-    /// let msg = Message::from_states(&State::reloading_now())?;
+    /// # use sd_notify_core::{Message, NotifyState};
+    /// let msg = Message::from_states(&NotifyState::reloading_now())?;
     /// assert!(msg.as_bytes().starts_with(b"RELOADING=1\nMONOTONIC_USEC="));
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    pub fn reloading_now() -> [State<'static>; 2] {
-        [State::Reloading, State::monotonic_now()]
+    pub fn reloading_now() -> [NotifyState<'static>; 2] {
+        [NotifyState::Reloading, NotifyState::monotonic_now()]
     }
 
     /// `WATCHDOG_USEC=` from a [`Duration`] (saturating at `u64::MAX` µs).
     ///
     /// ```
-    /// # use sd_notify_core::State;
+    /// # use sd_notify_core::NotifyState;
     /// # use std::time::Duration;
-    /// assert_eq!(State::watchdog_timeout(Duration::from_secs(2)), State::WatchdogUsec(2_000_000));
+    /// assert_eq!(NotifyState::watchdog_timeout(Duration::from_secs(2)), NotifyState::WatchdogUsec(2_000_000));
     /// ```
-    pub fn watchdog_timeout(timeout: Duration) -> State<'static> {
-        State::WatchdogUsec(duration_usec(timeout))
+    pub fn watchdog_timeout(timeout: Duration) -> NotifyState<'static> {
+        NotifyState::WatchdogUsec(duration_usec(timeout))
     }
 
     /// `EXTEND_TIMEOUT_USEC=` from a [`Duration`] (saturating at `u64::MAX` µs).
     ///
     /// ```
-    /// # use sd_notify_core::State;
+    /// # use sd_notify_core::NotifyState;
     /// # use std::time::Duration;
-    /// assert_eq!(State::extend_timeout(Duration::from_millis(1500)), State::ExtendTimeoutUsec(1_500_000));
+    /// assert_eq!(NotifyState::extend_timeout(Duration::from_millis(1500)), NotifyState::ExtendTimeoutUsec(1_500_000));
     /// ```
-    pub fn extend_timeout(by: Duration) -> State<'static> {
-        State::ExtendTimeoutUsec(duration_usec(by))
+    pub fn extend_timeout(by: Duration) -> NotifyState<'static> {
+        NotifyState::ExtendTimeoutUsec(duration_usec(by))
     }
 
     /// The assignment's key, e.g. `"STATUS"`.
     ///
     /// ```
-    /// # use sd_notify_core::State;
-    /// assert_eq!(State::WatchdogTrigger.key(), "WATCHDOG");
+    /// # use sd_notify_core::NotifyState;
+    /// assert_eq!(NotifyState::WatchdogTrigger.key(), "WATCHDOG");
     /// ```
     pub fn key(&self) -> &'a str {
         match *self {
-            State::Ready => "READY",
-            State::Reloading => "RELOADING",
-            State::Stopping => "STOPPING",
-            State::MonotonicUsec(_) => "MONOTONIC_USEC",
-            State::Status(_) => "STATUS",
-            State::NotifyAccess(_) => "NOTIFYACCESS",
-            State::Errno(_) => "ERRNO",
-            State::BusError(_) => "BUSERROR",
-            State::VarlinkError(_) => "VARLINKERROR",
-            State::ExitStatus(_) => "EXIT_STATUS",
-            State::MainPid(_) => "MAINPID",
-            State::MainPidFd => "MAINPIDFD",
-            State::MainPidFdId(_) => "MAINPIDFDID",
-            State::Watchdog | State::WatchdogTrigger => "WATCHDOG",
-            State::WatchdogUsec(_) => "WATCHDOG_USEC",
-            State::ExtendTimeoutUsec(_) => "EXTEND_TIMEOUT_USEC",
-            State::RestartReset => "RESTART_RESET",
-            State::FdStore => "FDSTORE",
-            State::FdStoreRemove => "FDSTOREREMOVE",
-            State::FdName(_) => "FDNAME",
-            State::FdPollDisable => "FDPOLL",
-            State::Extension { key, .. } | State::Other { key, .. } => key,
+            NotifyState::Ready => "READY",
+            NotifyState::Reloading => "RELOADING",
+            NotifyState::Stopping => "STOPPING",
+            NotifyState::MonotonicUsec(_) => "MONOTONIC_USEC",
+            NotifyState::Status(_) => "STATUS",
+            NotifyState::NotifyAccess(_) => "NOTIFYACCESS",
+            NotifyState::Errno(_) => "ERRNO",
+            NotifyState::BusError(_) => "BUSERROR",
+            NotifyState::VarlinkError(_) => "VARLINKERROR",
+            NotifyState::ExitStatus(_) => "EXIT_STATUS",
+            NotifyState::MainPid(_) => "MAINPID",
+            NotifyState::MainPidFd => "MAINPIDFD",
+            NotifyState::MainPidFdId(_) => "MAINPIDFDID",
+            NotifyState::Watchdog | NotifyState::WatchdogTrigger => "WATCHDOG",
+            NotifyState::WatchdogUsec(_) => "WATCHDOG_USEC",
+            NotifyState::ExtendTimeoutUsec(_) => "EXTEND_TIMEOUT_USEC",
+            NotifyState::RestartReset => "RESTART_RESET",
+            NotifyState::FdStore => "FDSTORE",
+            NotifyState::FdStoreRemove => "FDSTOREREMOVE",
+            NotifyState::FdName(_) => "FDNAME",
+            NotifyState::FdPollDisable => "FDPOLL",
+            NotifyState::Extension { key, .. } | NotifyState::Other { key, .. } => key,
         }
     }
 
@@ -255,31 +255,33 @@ impl<'a> State<'a> {
     /// [`Error::InvalidValue`] or [`Error::InvalidKey`] naming the broken [`Rule`].
     ///
     /// ```
-    /// # use sd_notify_core::{State, Error, Rule};
-    /// assert!(State::FdName("db:main").validate().is_err());
-    /// assert!(State::FdName("db-main").validate().is_ok());
+    /// # use sd_notify_core::{NotifyState, Error, Rule};
+    /// assert!(NotifyState::FdName("db:main").validate().is_err());
+    /// assert!(NotifyState::FdName("db-main").validate().is_ok());
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
         let invalid = |key: &'static str, rule| Err(Error::InvalidValue { key, rule });
         match *self {
-            State::Status(v) => check_text(v).or_else(|rule| invalid("STATUS", rule)),
-            State::Errno(n) if !(0..=4095).contains(&n) => invalid("ERRNO", Rule::OutOfRange),
-            State::MainPid(pid) if pid == 0 || pid > i32::MAX as u32 => invalid("MAINPID", Rule::OutOfRange),
-            State::BusError(v) => check_error_name(v, |c| c.is_ascii_alphanumeric() || c == '_')
+            NotifyState::Status(v) => check_text(v).or_else(|rule| invalid("STATUS", rule)),
+            NotifyState::Errno(n) if !(0..=4095).contains(&n) => invalid("ERRNO", Rule::OutOfRange),
+            NotifyState::MainPid(pid) if pid == 0 || pid > i32::MAX as u32 => {
+                invalid("MAINPID", Rule::OutOfRange)
+            }
+            NotifyState::BusError(v) => check_error_name(v, |c| c.is_ascii_alphanumeric() || c == '_')
                 .or_else(|rule| invalid("BUSERROR", rule)),
-            State::VarlinkError(v) => {
+            NotifyState::VarlinkError(v) => {
                 check_error_name(v, |c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                     .or_else(|rule| invalid("VARLINKERROR", rule))
             }
-            State::FdName(v) => check_fdname(v).or_else(|rule| invalid("FDNAME", rule)),
-            State::Extension { key, value } => {
+            NotifyState::FdName(v) => check_fdname(v).or_else(|rule| invalid("FDNAME", rule)),
+            NotifyState::Extension { key, value } => {
                 if !key.starts_with("X_") || key.len() < 3 {
                     return Err(Error::InvalidKey { rule: Rule::Syntax });
                 }
                 check_key(key)?;
                 check_text(value).or_else(|rule| invalid("X_", rule))
             }
-            State::Other { key, value } => {
+            NotifyState::Other { key, value } => {
                 check_key(key)?;
                 if key == "BARRIER" {
                     return Err(Error::InvalidKey { rule: Rule::Reserved });
@@ -295,87 +297,87 @@ impl<'a> State<'a> {
         out.write_str(self.key())?;
         out.write_char('=')?;
         match *self {
-            State::Ready
-            | State::Reloading
-            | State::Stopping
-            | State::MainPidFd
-            | State::Watchdog
-            | State::RestartReset
-            | State::FdStore
-            | State::FdStoreRemove => out.write_char('1'),
-            State::FdPollDisable => out.write_char('0'),
-            State::WatchdogTrigger => out.write_str("trigger"),
-            State::Status(v)
-            | State::BusError(v)
-            | State::VarlinkError(v)
-            | State::FdName(v)
-            | State::Extension { value: v, .. }
-            | State::Other { value: v, .. } => out.write_str(v),
-            State::NotifyAccess(a) => out.write_str(a.as_str()),
-            State::Errno(n) => write!(out, "{n}"),
-            State::ExitStatus(n) => write!(out, "{n}"),
-            State::MainPid(n) => write!(out, "{n}"),
-            State::MonotonicUsec(n)
-            | State::MainPidFdId(n)
-            | State::WatchdogUsec(n)
-            | State::ExtendTimeoutUsec(n) => write!(out, "{n}"),
+            NotifyState::Ready
+            | NotifyState::Reloading
+            | NotifyState::Stopping
+            | NotifyState::MainPidFd
+            | NotifyState::Watchdog
+            | NotifyState::RestartReset
+            | NotifyState::FdStore
+            | NotifyState::FdStoreRemove => out.write_char('1'),
+            NotifyState::FdPollDisable => out.write_char('0'),
+            NotifyState::WatchdogTrigger => out.write_str("trigger"),
+            NotifyState::Status(v)
+            | NotifyState::BusError(v)
+            | NotifyState::VarlinkError(v)
+            | NotifyState::FdName(v)
+            | NotifyState::Extension { value: v, .. }
+            | NotifyState::Other { value: v, .. } => out.write_str(v),
+            NotifyState::NotifyAccess(a) => out.write_str(a.as_str()),
+            NotifyState::Errno(n) => write!(out, "{n}"),
+            NotifyState::ExitStatus(n) => write!(out, "{n}"),
+            NotifyState::MainPid(n) => write!(out, "{n}"),
+            NotifyState::MonotonicUsec(n)
+            | NotifyState::MainPidFdId(n)
+            | NotifyState::WatchdogUsec(n)
+            | NotifyState::ExtendTimeoutUsec(n) => write!(out, "{n}"),
         }
     }
 
     /// Parses one received line (`KEY=VALUE`, already split and unescaped) into a state.
     ///
     /// Known keys with a valid value give their typed variant; anything else (unknown keys,
-    /// `READY=2`, `BARRIER=1`) gives [`State::Other`] (or [`State::Extension`] for `X_…`), just
+    /// `READY=2`, `BARRIER=1`) gives [`NotifyState::Other`] (or [`NotifyState::Extension`] for `X_…`), just
     /// as the manager ignores what it does not understand. `None` for a line without `=`.
     ///
     /// ```
-    /// # use sd_notify_core::State;
-    /// assert_eq!(State::parse("MAINPID=42"), Some(State::MainPid(42)));
-    /// assert_eq!(State::parse("READY=2"), Some(State::Other { key: "READY", value: "2" }));
-    /// assert_eq!(State::parse("garbage"), None);
+    /// # use sd_notify_core::NotifyState;
+    /// assert_eq!(NotifyState::parse("MAINPID=42"), Some(NotifyState::MainPid(42)));
+    /// assert_eq!(NotifyState::parse("READY=2"), Some(NotifyState::Other { key: "READY", value: "2" }));
+    /// assert_eq!(NotifyState::parse("garbage"), None);
     /// ```
-    pub fn parse(line: &'a str) -> Option<State<'a>> {
+    pub fn parse(line: &'a str) -> Option<NotifyState<'a>> {
         let (key, value) = line.split_once('=')?;
         let num = || parse_decimal_u64(value);
         let typed = match (key, value) {
-            ("READY", "1") => Some(State::Ready),
-            ("RELOADING", "1") => Some(State::Reloading),
-            ("STOPPING", "1") => Some(State::Stopping),
-            ("MAINPIDFD", "1") => Some(State::MainPidFd),
-            ("WATCHDOG", "1") => Some(State::Watchdog),
-            ("WATCHDOG", "trigger") => Some(State::WatchdogTrigger),
-            ("RESTART_RESET", "1") => Some(State::RestartReset),
-            ("FDSTORE", "1") => Some(State::FdStore),
-            ("FDSTOREREMOVE", "1") => Some(State::FdStoreRemove),
-            ("FDPOLL", "0") => Some(State::FdPollDisable),
-            ("STATUS", v) => Some(State::Status(v)),
-            ("BUSERROR", v) => Some(State::BusError(v)),
-            ("VARLINKERROR", v) => Some(State::VarlinkError(v)),
-            ("FDNAME", v) => Some(State::FdName(v)),
+            ("READY", "1") => Some(NotifyState::Ready),
+            ("RELOADING", "1") => Some(NotifyState::Reloading),
+            ("STOPPING", "1") => Some(NotifyState::Stopping),
+            ("MAINPIDFD", "1") => Some(NotifyState::MainPidFd),
+            ("WATCHDOG", "1") => Some(NotifyState::Watchdog),
+            ("WATCHDOG", "trigger") => Some(NotifyState::WatchdogTrigger),
+            ("RESTART_RESET", "1") => Some(NotifyState::RestartReset),
+            ("FDSTORE", "1") => Some(NotifyState::FdStore),
+            ("FDSTOREREMOVE", "1") => Some(NotifyState::FdStoreRemove),
+            ("FDPOLL", "0") => Some(NotifyState::FdPollDisable),
+            ("STATUS", v) => Some(NotifyState::Status(v)),
+            ("BUSERROR", v) => Some(NotifyState::BusError(v)),
+            ("VARLINKERROR", v) => Some(NotifyState::VarlinkError(v)),
+            ("FDNAME", v) => Some(NotifyState::FdName(v)),
             ("NOTIFYACCESS", v) => {
                 [NotifyAccess::None, NotifyAccess::Main, NotifyAccess::Exec, NotifyAccess::All]
                     .into_iter()
                     .find(|a| a.as_str() == v)
-                    .map(State::NotifyAccess)
+                    .map(NotifyState::NotifyAccess)
             }
-            ("MONOTONIC_USEC", _) => num().map(State::MonotonicUsec),
-            ("MAINPIDFDID", _) => num().map(State::MainPidFdId),
-            ("WATCHDOG_USEC", _) => num().map(State::WatchdogUsec),
-            ("EXTEND_TIMEOUT_USEC", _) => num().map(State::ExtendTimeoutUsec),
-            ("ERRNO", _) => num().and_then(|n| i32::try_from(n).ok()).map(State::Errno),
-            ("EXIT_STATUS", _) => num().and_then(|n| u8::try_from(n).ok()).map(State::ExitStatus),
-            ("MAINPID", _) => num().and_then(|n| u32::try_from(n).ok()).map(State::MainPid),
+            ("MONOTONIC_USEC", _) => num().map(NotifyState::MonotonicUsec),
+            ("MAINPIDFDID", _) => num().map(NotifyState::MainPidFdId),
+            ("WATCHDOG_USEC", _) => num().map(NotifyState::WatchdogUsec),
+            ("EXTEND_TIMEOUT_USEC", _) => num().map(NotifyState::ExtendTimeoutUsec),
+            ("ERRNO", _) => num().and_then(|n| i32::try_from(n).ok()).map(NotifyState::Errno),
+            ("EXIT_STATUS", _) => num().and_then(|n| u8::try_from(n).ok()).map(NotifyState::ExitStatus),
+            ("MAINPID", _) => num().and_then(|n| u32::try_from(n).ok()).map(NotifyState::MainPid),
             _ => None,
         };
         Some(match typed {
             Some(state) if state.validate().is_ok() => state,
-            _ if key.starts_with("X_") => State::Extension { key, value },
-            _ => State::Other { key, value },
+            _ if key.starts_with("X_") => NotifyState::Extension { key, value },
+            _ => NotifyState::Other { key, value },
         })
     }
 }
 
-impl fmt::Display for State<'_> {
+impl fmt::Display for NotifyState<'_> {
     /// The `KEY=VALUE` line as it would be sent (without validation).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_line(f)

@@ -8,7 +8,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use common::{io_errno, recv};
-use sd_notify_core::{AddressError, Error, Notifier, NotifyAddress, Receiver, State, VsockKind};
+use sd_notify_core::{AddressError, Error, Notifier, NotifyAddress, NotifyState, Receiver, VsockKind};
 
 #[test]
 fn rejected_forms_give_their_exact_error() {
@@ -128,7 +128,7 @@ fn longest_path_and_abstract_name_work_on_real_sockets() {
     let name = &name[..107];
     let address = NotifyAddress::parse(name).unwrap();
     let receiver = Receiver::bind(&address).unwrap();
-    Notifier::new(address).unwrap().notify(&[State::Ready]).unwrap();
+    Notifier::new(address).unwrap().notify(&[NotifyState::Ready]).unwrap();
     assert_eq!(recv(&receiver).bytes(), b"READY=1");
 
     // A path of 107 bytes.
@@ -141,7 +141,7 @@ fn longest_path_and_abstract_name_work_on_real_sockets() {
     let address = NotifyAddress::parse(&path).unwrap();
     let _ = std::fs::remove_file(&path);
     let receiver = Receiver::bind(&address).unwrap();
-    Notifier::new(address).unwrap().notify(&[State::Stopping]).unwrap();
+    Notifier::new(address).unwrap().notify(&[NotifyState::Stopping]).unwrap();
     assert_eq!(recv(&receiver).bytes(), b"STOPPING=1");
 }
 
@@ -153,13 +153,13 @@ fn abstract_names_match_exactly_no_padding_no_terminator() {
     // A prefix of the name or the name plus a byte is another socket (nobody listening).
     for other in [name[..name.len() - 1].to_vec(), [name.clone(), b"x".to_vec()].concat()] {
         let n = Notifier::new(NotifyAddress::Abstract(other)).unwrap();
-        let err = n.notify(&[State::Ready]).unwrap_err();
+        let err = n.notify(&[NotifyState::Ready]).unwrap_err();
         assert_eq!(io_errno(&err), libc::ECONNREFUSED, "{err:?}");
     }
     common::assert_nothing_queued(&receiver);
 
     let n = Notifier::new(NotifyAddress::Abstract(name)).unwrap();
-    n.notify(&[State::Ready]).unwrap();
+    n.notify(&[NotifyState::Ready]).unwrap();
     assert_eq!(recv(&receiver).bytes(), b"READY=1");
     // The notifier's connected peer is exactly the receiver's name.
     assert_eq!(common::fds_connected_to(receiver.address()).len(), 1);
@@ -176,7 +176,7 @@ fn non_utf8_paths_work() {
     assert_eq!(parsed, NotifyAddress::Path(PathBuf::from(OsStr::from_bytes(&bytes))));
     let _ = std::fs::remove_file(OsStr::from_bytes(&bytes));
     let receiver = Receiver::bind(&parsed).unwrap();
-    Notifier::new(parsed).unwrap().notify(&[State::Watchdog]).unwrap();
+    Notifier::new(parsed).unwrap().notify(&[NotifyState::Watchdog]).unwrap();
     assert_eq!(recv(&receiver).bytes(), b"WATCHDOG=1");
 }
 
@@ -199,10 +199,10 @@ fn notifier_refuses_addresses_that_do_not_fit_sun_path() {
 fn vsock_notifiers_refuse_fds_and_credentials_before_any_system_call() {
     let n = Notifier::new(NotifyAddress::parse("vsock:1:1234").unwrap()).unwrap();
     let (_r, w) = common::pipe();
-    let fdstore = sd_notify_core::Message::from_states(&[State::FdStore]).unwrap();
+    let fdstore = sd_notify_core::Message::from_states(&[NotifyState::FdStore]).unwrap();
     use std::os::fd::AsFd;
     assert!(matches!(n.send_with_fds(&fdstore, &[w.as_fd()]), Err(Error::NeedsUnixSocket)));
-    let ready = sd_notify_core::Message::from_states(&[State::Ready]).unwrap();
+    let ready = sd_notify_core::Message::from_states(&[NotifyState::Ready]).unwrap();
     assert!(matches!(n.send_as(std::process::id(), &ready), Err(Error::NeedsUnixSocket)));
     // The barrier's pipe cannot cross to another machine: its own error, with words that say
     // so (not "not supported on this platform", which sent users looking at the wrong thing).

@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::os::fd::AsFd;
 
 use common::WAIT;
-use sd_notify_core::{Message, Notifier, Receiver, State};
+use sd_notify_core::{Message, Notifier, NotifyState, Receiver};
 
 struct CountingAllocator;
 
@@ -105,7 +105,7 @@ fn warmed_up() -> (Receiver, Notifier) {
     let receiver = Receiver::bind_unique_abstract().unwrap();
     let notifier = Notifier::new(receiver.address().clone()).unwrap();
     // The first send creates the socket.
-    notifier.notify(&[State::Ready]).unwrap();
+    notifier.notify(&[NotifyState::Ready]).unwrap();
     receiver.recv_timeout(WAIT).unwrap();
     (receiver, notifier)
 }
@@ -113,20 +113,22 @@ fn warmed_up() -> (Receiver, Notifier) {
 #[test]
 fn send_of_a_prepared_message_allocates_nothing() {
     let (receiver, notifier) = warmed_up();
-    let msg = Message::from_states(&[State::Ready, State::Status("serving")]).unwrap();
+    let msg = Message::from_states(&[NotifyState::Ready, NotifyState::Status("serving")]).unwrap();
     assert_eq!(measure(&receiver, 1, || notifier.send(black_box(&msg)).unwrap()), 0);
 }
 
 #[test]
 fn notify_allocates_nothing() {
     let (receiver, notifier) = warmed_up();
-    assert_eq!(measure(&receiver, 1, || notifier.notify(black_box(&[State::Watchdog])).unwrap()), 0);
+    assert_eq!(measure(&receiver, 1, || notifier.notify(black_box(&[NotifyState::Watchdog])).unwrap()), 0);
     let status = String::from("3 of 10 done");
     let count = measure(&receiver, 1, || {
-        notifier.notify(black_box(&[State::Status(&status), State::ExtendTimeoutUsec(5_000_000)])).unwrap()
+        notifier
+            .notify(black_box(&[NotifyState::Status(&status), NotifyState::ExtendTimeoutUsec(5_000_000)]))
+            .unwrap()
     });
     assert_eq!(count, 0);
-    let count = measure(&receiver, 1, || notifier.notify(&State::reloading_now()).unwrap());
+    let count = measure(&receiver, 1, || notifier.notify(&NotifyState::reloading_now()).unwrap());
     assert_eq!(count, 0);
 }
 
@@ -172,9 +174,9 @@ fn rejected_values_allocate_nothing() {
     let (receiver, notifier) = warmed_up();
     let count = allocations_in(|| {
         for _ in 0..N {
-            notifier.notify(black_box(&[State::Status("x\nREADY=1")])).unwrap_err();
-            notifier.notify(black_box(&[State::FdName("a:b")])).unwrap_err();
-            notifier.notify(black_box(&[State::Errno(-1)])).unwrap_err();
+            notifier.notify(black_box(&[NotifyState::Status("x\nREADY=1")])).unwrap_err();
+            notifier.notify(black_box(&[NotifyState::FdName("a:b")])).unwrap_err();
+            notifier.notify(black_box(&[NotifyState::Errno(-1)])).unwrap_err();
         }
     });
     assert_eq!(count, 0);
@@ -184,12 +186,12 @@ fn rejected_values_allocate_nothing() {
 #[test]
 fn send_as_and_send_with_fds_allocate_nothing() {
     let (receiver, notifier) = warmed_up();
-    let ready = Message::from_states(&[State::Ready]).unwrap();
+    let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
     let pid = std::process::id();
     assert_eq!(measure(&receiver, 1, || notifier.send_as(pid, &ready).unwrap()), 0);
 
     let (_r, w) = common::pipe();
-    let fdstore = Message::from_states(&[State::FdStore, State::FdName("pipe")]).unwrap();
+    let fdstore = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("pipe")]).unwrap();
     assert_eq!(measure(&receiver, 1, || notifier.send_with_fds(&fdstore, &[w.as_fd()]).unwrap()), 0);
 }
 

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{WAIT, assert_nothing_queued, io_errno, recv};
-use sd_notify_core::{DEFAULT_SEND_TIMEOUT, Error, Message, Notifier, NotifyAddress, Receiver, State};
+use sd_notify_core::{DEFAULT_SEND_TIMEOUT, Error, Message, Notifier, NotifyAddress, NotifyState, Receiver};
 
 const SHORT: Duration = Duration::from_millis(100);
 
@@ -42,7 +42,7 @@ fn fill(notifier: &Notifier) -> usize {
     let started = Instant::now();
     for i in 0..10_000 {
         let seq = i.to_string();
-        match notifier.notify(&[State::Extension { key: "X_SEQ", value: &seq }]) {
+        match notifier.notify(&[NotifyState::Extension { key: "X_SEQ", value: &seq }]) {
             Ok(()) => {}
             Err(Error::Timeout) => {
                 // Loose bound against hangs only.
@@ -83,13 +83,13 @@ fn a_full_queue_is_a_timeout_not_a_hang_nor_a_drop() {
 
         // Every further send times out too, including a barrier (its send part).
         let started = Instant::now();
-        assert!(matches!(notifier.notify(&[State::Watchdog]), Err(Error::Timeout)));
+        assert!(matches!(notifier.notify(&[NotifyState::Watchdog]), Err(Error::Timeout)));
         assert!(matches!(notifier.barrier(WAIT), Err(Error::Timeout)));
         assert!(started.elapsed() < WAIT);
 
         drain_and_check(&receiver, sent);
         // Room again: sending works.
-        notifier.notify(&[State::Ready]).unwrap();
+        notifier.notify(&[NotifyState::Ready]).unwrap();
         assert_eq!(recv(&receiver).bytes(), b"READY=1");
     }
 }
@@ -99,7 +99,7 @@ fn set_timeout_applies_to_an_existing_socket() {
     let receiver = Receiver::bind_unique_abstract().unwrap();
     let notifier = Notifier::new(receiver.address().clone()).unwrap();
     assert_eq!(notifier.timeout(), DEFAULT_SEND_TIMEOUT);
-    notifier.notify(&[State::Ready]).unwrap();
+    notifier.notify(&[NotifyState::Ready]).unwrap();
     recv(&receiver);
     assert_eq!(socket_send_timeout(receiver.address()), DEFAULT_SEND_TIMEOUT);
 
@@ -126,14 +126,14 @@ fn a_socket_file_without_a_listener_is_econnrefused() {
     assert!(path.exists());
     let notifier = Notifier::new(NotifyAddress::Path(path.clone())).unwrap();
     for _ in 0..3 {
-        let err = notifier.notify(&[State::Ready]).unwrap_err();
+        let err = notifier.notify(&[NotifyState::Ready]).unwrap_err();
         assert_eq!(io_errno(&err), libc::ECONNREFUSED, "{err:?}");
     }
     let (_r, w) = common::pipe();
-    let fdstore = Message::from_states(&[State::FdStore]).unwrap();
+    let fdstore = Message::from_states(&[NotifyState::FdStore]).unwrap();
     use std::os::fd::AsFd;
     assert_eq!(io_errno(&notifier.send_with_fds(&fdstore, &[w.as_fd()]).unwrap_err()), libc::ECONNREFUSED);
-    let ready = Message::from_states(&[State::Ready]).unwrap();
+    let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
     assert_eq!(io_errno(&notifier.send_as(std::process::id(), &ready).unwrap_err()), libc::ECONNREFUSED);
     std::fs::remove_file(&path).unwrap();
 }
@@ -142,10 +142,10 @@ fn a_socket_file_without_a_listener_is_econnrefused() {
 fn a_missing_path_is_enoent() {
     let path = temp_path("missing");
     let notifier = Notifier::new(NotifyAddress::Path(path)).unwrap();
-    let err = notifier.notify(&[State::Ready]).unwrap_err();
+    let err = notifier.notify(&[NotifyState::Ready]).unwrap_err();
     assert_eq!(io_errno(&err), libc::ENOENT, "{err:?}");
     let notifier = Notifier::new(NotifyAddress::parse("/nonexistent-dir/sub/notify").unwrap()).unwrap();
-    assert_eq!(io_errno(&notifier.notify(&[State::Ready]).unwrap_err()), libc::ENOENT);
+    assert_eq!(io_errno(&notifier.notify(&[NotifyState::Ready]).unwrap_err()), libc::ENOENT);
 }
 
 /// What the kernel gives for a datagram socket connecting to a stream socket: EPROTOTYPE at
@@ -155,7 +155,7 @@ fn a_stream_socket_at_the_path_is_eprototype() {
     let path = temp_path("stream");
     let listener = UnixListener::bind(&path).unwrap();
     let notifier = Notifier::new(NotifyAddress::Path(path.clone())).unwrap();
-    let err = notifier.notify(&[State::Ready]).unwrap_err();
+    let err = notifier.notify(&[NotifyState::Ready]).unwrap_err();
     assert_eq!(io_errno(&err), libc::EPROTOTYPE, "{err:?}");
     drop(listener);
     std::fs::remove_file(&path).unwrap();
@@ -167,7 +167,7 @@ fn a_stream_socket_at_the_path_is_eprototype() {
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let _listener = UnixListener::bind_addr(&addr).unwrap();
     let notifier = Notifier::new(NotifyAddress::Abstract(name.into_bytes())).unwrap();
-    assert_eq!(io_errno(&notifier.notify(&[State::Ready]).unwrap_err()), libc::ECONNREFUSED);
+    assert_eq!(io_errno(&notifier.notify(&[NotifyState::Ready]).unwrap_err()), libc::ECONNREFUSED);
 }
 
 /// A regular file where the socket should be: the kernel says ECONNREFUSED.
@@ -176,7 +176,7 @@ fn a_regular_file_at_the_path_is_econnrefused() {
     let path = temp_path("file");
     std::fs::write(&path, b"not a socket").unwrap();
     let notifier = Notifier::new(NotifyAddress::Path(path.clone())).unwrap();
-    assert_eq!(io_errno(&notifier.notify(&[State::Ready]).unwrap_err()), libc::ECONNREFUSED);
+    assert_eq!(io_errno(&notifier.notify(&[NotifyState::Ready]).unwrap_err()), libc::ECONNREFUSED);
     std::fs::remove_file(&path).unwrap();
 }
 
@@ -186,7 +186,7 @@ fn the_notifier_reconnects_to_a_replaced_path_receiver() {
     let address = NotifyAddress::Path(path.clone());
     let notifier = Notifier::new(address.clone()).unwrap();
     let mut receiver = Receiver::bind(&address).unwrap();
-    notifier.notify(&[State::Status("to receiver 0")]).unwrap();
+    notifier.notify(&[NotifyState::Status("to receiver 0")]).unwrap();
     assert_eq!(recv(&receiver).bytes(), b"STATUS=to receiver 0");
     let socket = common::fds_connected_to(&address);
     assert_eq!(socket.len(), 1);
@@ -197,7 +197,7 @@ fn the_notifier_reconnects_to_a_replaced_path_receiver() {
         assert!(!path.exists());
         receiver = Receiver::bind(&address).unwrap();
         let status = format!("to receiver {round}");
-        notifier.notify(&[State::Status(&status)]).unwrap();
+        notifier.notify(&[NotifyState::Status(&status)]).unwrap();
         assert_eq!(recv(&receiver).bytes(), format!("STATUS={status}").as_bytes());
         assert_nothing_queued(&receiver);
         assert_eq!(common::fds_connected_to(&address), socket, "the same socket, connected again");
@@ -209,14 +209,14 @@ fn the_notifier_reconnects_to_a_replaced_abstract_receiver() {
     let first = Receiver::bind_unique_abstract().unwrap();
     let address = first.address().clone();
     let notifier = Notifier::new(address.clone()).unwrap();
-    notifier.notify(&[State::Ready]).unwrap();
+    notifier.notify(&[NotifyState::Ready]).unwrap();
     assert_eq!(recv(&first).bytes(), b"READY=1");
     let socket = common::fds_connected_to(&address);
     assert_eq!(socket.len(), 1);
     drop(first);
 
     let second = Receiver::bind(&address).unwrap();
-    notifier.notify(&[State::Status("second")]).unwrap();
+    notifier.notify(&[NotifyState::Status("second")]).unwrap();
     assert_eq!(recv(&second).bytes(), b"STATUS=second");
     assert_eq!(common::fds_connected_to(&address), socket, "the same socket, connected again");
     assert_nothing_queued(&second);
@@ -228,13 +228,13 @@ fn the_notifier_recovers_after_failing_while_the_receiver_was_gone() {
     let address = NotifyAddress::Path(path.clone());
     let notifier = Notifier::new(address.clone()).unwrap();
     let first = Receiver::bind(&address).unwrap();
-    notifier.notify(&[State::Ready]).unwrap();
+    notifier.notify(&[NotifyState::Ready]).unwrap();
     assert_eq!(recv(&first).bytes(), b"READY=1");
     drop(first); // removes the file
 
     // While nobody is there: a clean error, every time.
     for _ in 0..2 {
-        let err = notifier.notify(&[State::Watchdog]).unwrap_err();
+        let err = notifier.notify(&[NotifyState::Watchdog]).unwrap_err();
         assert!(
             matches!(io_errno(&err), libc::ENOENT | libc::ECONNREFUSED),
             "expected ENOENT or ECONNREFUSED, got {err:?}"
@@ -242,7 +242,7 @@ fn the_notifier_recovers_after_failing_while_the_receiver_was_gone() {
     }
     // The manager is back: the next send reaches it, and nothing stale was queued.
     let second = Receiver::bind(&address).unwrap();
-    notifier.notify(&[State::Status("back")]).unwrap();
+    notifier.notify(&[NotifyState::Status("back")]).unwrap();
     assert_eq!(recv(&second).bytes(), b"STATUS=back");
     assert_nothing_queued(&second);
 }
@@ -252,19 +252,19 @@ fn with_fds_and_credentials_the_notifier_reconnects_too() {
     let first = Receiver::bind_unique_abstract().unwrap();
     let address = first.address().clone();
     let notifier = Notifier::new(address.clone()).unwrap();
-    notifier.notify(&[State::Ready]).unwrap();
+    notifier.notify(&[NotifyState::Ready]).unwrap();
     recv(&first);
     drop(first);
     let second = Receiver::bind(&address).unwrap();
     let (_r, w) = common::pipe();
     use std::os::fd::AsFd;
-    notifier.send_with_fds(&Message::from_states(&[State::FdStore]).unwrap(), &[w.as_fd()]).unwrap();
+    notifier.send_with_fds(&Message::from_states(&[NotifyState::FdStore]).unwrap(), &[w.as_fd()]).unwrap();
     let n = recv(&second);
     assert_eq!((n.bytes(), n.fds().len()), (&b"FDSTORE=1"[..], 1));
     drop(second);
 
     let third = Receiver::bind(&address).unwrap();
-    notifier.send_as(std::process::id(), &Message::from_states(&[State::Stopping]).unwrap()).unwrap();
+    notifier.send_as(std::process::id(), &Message::from_states(&[NotifyState::Stopping]).unwrap()).unwrap();
     let n = recv(&third);
     assert_eq!(n.bytes(), b"STOPPING=1");
     common::assert_from_us(&n);
@@ -279,7 +279,7 @@ fn the_notifier_raises_its_send_buffer() {
     let wmem_default = read("/proc/sys/net/core/wmem_default");
     let receiver = Receiver::bind_unique_abstract().unwrap();
     let notifier = Notifier::new(receiver.address().clone()).unwrap();
-    notifier.notify(&[State::Ready]).unwrap();
+    notifier.notify(&[NotifyState::Ready]).unwrap();
     let fds = common::fds_connected_to(receiver.address());
     assert_eq!(fds.len(), 1);
     let mut size: libc::c_int = 0;

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{WAIT, assert_from_us, both_kinds, is_cloexec, pair, recv};
-use sd_notify_core::{Error, Notifier, NotifyAddress, Receiver, State};
+use sd_notify_core::{Error, Notifier, NotifyAddress, NotifyState, Receiver};
 
 /// Timeouts the barrier is expected to hit.
 const SHORT: Duration = Duration::from_millis(300);
@@ -43,8 +43,8 @@ fn barrier_returns_once_the_receiver_has_processed_everything_before_it() {
                 assert_from_us(&barrier);
                 // Dropping it closes the descriptor: the barrier is answered.
             });
-            notifier.notify(&[State::Ready]).unwrap();
-            notifier.notify(&[State::Status("about to exit")]).unwrap();
+            notifier.notify(&[NotifyState::Ready]).unwrap();
+            notifier.notify(&[NotifyState::Status("about to exit")]).unwrap();
             notifier.barrier(WAIT).expect("barrier answered");
             manager.join().unwrap();
         });
@@ -137,7 +137,7 @@ fn barrier_without_a_listener_is_an_io_error_not_a_hang() {
 fn barrier_leaves_no_pipe_behind() {
     let (receiver, notifier) = pair();
     // Warm up: the first send creates the notifier's socket.
-    notifier.notify(&[State::Ready]).unwrap();
+    notifier.notify(&[NotifyState::Ready]).unwrap();
     recv(&receiver);
     let pipes_before = count_pipes();
     std::thread::scope(|s| {

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Barrier;
 
 use common::{WAIT, assert_nothing_queued, recv};
-use sd_notify_core::{Notifier, Receiver, State};
+use sd_notify_core::{Notifier, NotifyState, Receiver};
 
 const THREADS: usize = 8;
 const PER_THREAD: usize = 2000;
@@ -44,8 +44,8 @@ fn eight_threads_share_one_notifier_without_loss_or_mixing() {
                         let seq = i.to_string();
                         notifier
                             .notify(&[
-                                State::Extension { key: "X_THREAD", value: &thread },
-                                State::Extension { key: "X_SEQ", value: &seq },
+                                NotifyState::Extension { key: "X_THREAD", value: &thread },
+                                NotifyState::Extension { key: "X_SEQ", value: &seq },
                             ])
                             .unwrap_or_else(|e| panic!("thread {t} send {i}: {e}"));
                     }
@@ -78,7 +78,7 @@ fn racing_first_sends_create_one_socket() {
             for _ in 0..THREADS {
                 s.spawn(|| {
                     start.wait();
-                    notifier.notify(&[State::Ready]).unwrap();
+                    notifier.notify(&[NotifyState::Ready]).unwrap();
                 });
             }
             // The queue holds 10 (max_dgram_qlen); drain so that 8 senders never block long.
@@ -97,8 +97,8 @@ fn threads_mixing_all_send_kinds_share_a_notifier() {
     let receiver = Receiver::bind_unique_abstract().unwrap();
     let notifier = Notifier::new(receiver.address().clone()).unwrap();
     const EACH: usize = 200;
-    let fdstore = sd_notify_core::Message::from_states(&[State::FdStore]).unwrap();
-    let ready = sd_notify_core::Message::from_states(&[State::Ready]).unwrap();
+    let fdstore = sd_notify_core::Message::from_states(&[NotifyState::FdStore]).unwrap();
+    let ready = sd_notify_core::Message::from_states(&[NotifyState::Ready]).unwrap();
     let (counts, barriers) = std::thread::scope(|s| {
         let drain = s.spawn(|| {
             let mut counts = [0usize; 3];
@@ -120,7 +120,7 @@ fn threads_mixing_all_send_kinds_share_a_notifier() {
             }
             (counts, barriers)
         });
-        s.spawn(|| (0..EACH).for_each(|_| notifier.notify(&[State::Watchdog]).unwrap()));
+        s.spawn(|| (0..EACH).for_each(|_| notifier.notify(&[NotifyState::Watchdog]).unwrap()));
         s.spawn(|| {
             let (_r, w) = common::pipe();
             (0..EACH).for_each(|_| notifier.send_with_fds(&fdstore, &[w.as_fd()]).unwrap())

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::{WAIT, is_cloexec, recv};
 use sd_notify_core::{
-    AddressError, EnvError, Error, Message, Receiver, Rule, SYSTEMD_VARIABLES, State, barrier,
+    AddressError, EnvError, Error, Message, NotifyState, Receiver, Rule, SYSTEMD_VARIABLES, barrier,
     default_notifier, listen_fds, listen_fds_with_names, notify, remove_systemd_environment, send, send_as,
     send_with_fds, watchdog_enabled,
 };
@@ -305,15 +305,15 @@ fn child_notify_unset() {
     let sockets = open_sockets();
     assert!(default_notifier().unwrap().is_none());
     let (_r, w) = common::pipe();
-    notify(&[State::Ready, State::Status("no manager")]).unwrap();
+    notify(&[NotifyState::Ready, NotifyState::Status("no manager")]).unwrap();
     sd_notify_core::status!("{} jobs", 3).unwrap();
-    send(&Message::from_states(&[State::Watchdog]).unwrap()).unwrap();
-    send_with_fds(&Message::from_states(&[State::FdStore]).unwrap(), &[w.as_fd()]).unwrap();
-    send_as(1, &Message::from_states(&[State::Stopping]).unwrap()).unwrap();
+    send(&Message::from_states(&[NotifyState::Watchdog]).unwrap()).unwrap();
+    send_with_fds(&Message::from_states(&[NotifyState::FdStore]).unwrap(), &[w.as_fd()]).unwrap();
+    send_as(1, &Message::from_states(&[NotifyState::Stopping]).unwrap()).unwrap();
     barrier(WAIT).unwrap();
     // Still validated, so that a program fails the same with and without systemd.
     assert!(matches!(
-        notify(&[State::Status("a\nREADY=1")]),
+        notify(&[NotifyState::Status("a\nREADY=1")]),
         Err(Error::InvalidValue { key: "STATUS", rule: Rule::Newline })
     ));
     assert!(matches!(
@@ -328,18 +328,18 @@ fn child_notify_unset() {
 fn child_notify_set() {
     let n = default_notifier().unwrap().expect("NOTIFY_SOCKET is set");
     assert_eq!(n.address().to_string(), env("EXPECT_ADDRESS"));
-    notify(&[State::Ready, State::Status("child up")]).unwrap();
+    notify(&[NotifyState::Ready, NotifyState::Status("child up")]).unwrap();
     sd_notify_core::status!("{} jobs queued", 3).unwrap();
-    send(&Message::from_states(&[State::Watchdog]).unwrap()).unwrap();
+    send(&Message::from_states(&[NotifyState::Watchdog]).unwrap()).unwrap();
     let (_r, w) = common::pipe();
     send_with_fds(
-        &Message::from_states(&[State::FdStore, State::FdName("child-pipe")]).unwrap(),
+        &Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("child-pipe")]).unwrap(),
         &[w.as_fd()],
     )
     .unwrap();
-    send_as(std::process::id(), &Message::from_states(&[State::Stopping]).unwrap()).unwrap();
+    send_as(std::process::id(), &Message::from_states(&[NotifyState::Stopping]).unwrap()).unwrap();
     // Rejections send nothing (the parent checks that only the six expected datagrams came).
-    assert!(notify(&[State::Status("x\nREADY=1")]).is_err());
+    assert!(notify(&[NotifyState::Status("x\nREADY=1")]).is_err());
     assert!(sd_notify_core::status!("{}", "x\rREADY=1").is_err());
     // The parent drops the barrier notification: answered.
     barrier(WAIT).unwrap();
@@ -354,9 +354,9 @@ fn child_notify_invalid() {
     };
     let is_want = |r: Result<(), Error>| matches!(r, Err(Error::Address(ref a)) if *a == want);
     assert!(matches!(default_notifier(), Err(Error::Address(ref a)) if *a == want));
-    assert!(is_want(notify(&[State::Ready])), "notify");
+    assert!(is_want(notify(&[NotifyState::Ready])), "notify");
     assert!(is_want(sd_notify_core::status!("x")), "status!");
-    assert!(is_want(send(&Message::from_states(&[State::Ready]).unwrap())), "send");
+    assert!(is_want(send(&Message::from_states(&[NotifyState::Ready]).unwrap())), "send");
     assert!(is_want(barrier(WAIT)), "barrier");
     assert_eq!(Error::Address(want).raw_os_error(), Some(libc::EINVAL));
 }
@@ -379,7 +379,7 @@ fn child_remove_env() {
         assert!(!env_listing.lines().any(|l| l.starts_with(&format!("{var}="))), "{var} inherited");
     }
     // The process-wide notifier was set up before the removal: it still reaches the manager.
-    notify(&[State::Ready]).unwrap();
+    notify(&[NotifyState::Ready]).unwrap();
 }
 
 fn fd(raw: i32) -> BorrowedFd<'static> {
@@ -454,7 +454,7 @@ fn child_listen_fds_partial() {
 
 fn child_listen_fds_not_inherited() {
     assert!(!is_open(3), "precondition: descriptor 3 is closed in the child");
-    notify(&[State::Status("before")]).unwrap();
+    notify(&[NotifyState::Status("before")]).unwrap();
     assert!(is_open(3), "precondition: the notifier's socket took descriptor 3");
     let err = listen_fds().unwrap_err();
     assert_eq!(err, EnvError::NotInherited { fd: 3, used_for: "the notification socket" });
@@ -463,5 +463,5 @@ fn child_listen_fds_not_inherited() {
         "LISTEN_FDS claims fd 3, but it was not passed to this process (this crate opened it as the \
          notification socket); the variables were inherited without their descriptors"
     );
-    notify(&[State::Status("after the refused claim")]).unwrap();
+    notify(&[NotifyState::Status("after the refused claim")]).unwrap();
 }

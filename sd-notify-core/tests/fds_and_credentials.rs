@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 use common::{assert_from_us, assert_nothing_queued, both_kinds, is_cloexec, pair, recv};
-use sd_notify_core::{MAX_FDS, Message, State};
+use sd_notify_core::{MAX_FDS, Message, NotifyState};
 
 fn inode(fd: BorrowedFd<'_>) -> (u64, u64) {
     // SAFETY: stat is plain old data; all-zero is valid.
@@ -26,12 +26,12 @@ fn pass_pipes(count: usize) {
     for (receiver, notifier) in both_kinds() {
         let pipes: Vec<(File, File)> = (0..count).map(|_| common::pipe()).collect();
         let fds: Vec<BorrowedFd<'_>> = pipes.iter().map(|(_, w)| w.as_fd()).collect();
-        let msg = Message::from_states(&[State::FdStore, State::FdName("pipes")]).unwrap();
+        let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("pipes")]).unwrap();
         notifier.send_with_fds(&msg, &fds).unwrap();
 
         let mut n = recv(&receiver);
         assert_eq!(n.bytes(), b"FDSTORE=1\nFDNAME=pipes");
-        assert_eq!(n.states(), [State::FdStore, State::FdName("pipes")]);
+        assert_eq!(n.states(), [NotifyState::FdStore, NotifyState::FdName("pipes")]);
         assert_from_us(&n);
         assert_eq!(n.fds().len(), count);
         for (got, (_, ours)) in n.fds().iter().zip(&pipes) {
@@ -82,7 +82,9 @@ fn a_pidfd_travels_with_mainpidfd() {
     assert!(raw >= 0, "pidfd_open: {}", std::io::Error::last_os_error());
     // SAFETY: pidfd_open just returned this descriptor; nobody else owns it.
     let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
-    notifier.send_with_fds(&Message::from_states(&[State::MainPidFd]).unwrap(), &[pidfd.as_fd()]).unwrap();
+    notifier
+        .send_with_fds(&Message::from_states(&[NotifyState::MainPidFd]).unwrap(), &[pidfd.as_fd()])
+        .unwrap();
     let n = recv(&receiver);
     assert_eq!(n.bytes(), b"MAINPIDFD=1");
     let [got] = n.fds() else { panic!("one fd expected: {n:?}") };
@@ -101,7 +103,7 @@ fn the_notifier_keeps_one_close_on_exec_socket() {
         // No system call before the first send.
         assert_eq!(common::fds_connected_to(receiver.address()), [], "socket before the first send");
         for _ in 0..20 {
-            notifier.notify(&[State::Watchdog]).unwrap();
+            notifier.notify(&[NotifyState::Watchdog]).unwrap();
             assert_eq!(recv(&receiver).bytes(), b"WATCHDOG=1");
         }
         let sockets = common::fds_connected_to(receiver.address());
@@ -159,7 +161,10 @@ fn send_as_another_pid_claims_that_pid_when_privileged() {
     let (our_pid, uid, gid) = common::our_creds();
     for (receiver, notifier) in both_kinds() {
         notifier
-            .send_as(child_pid, &Message::from_states(&[State::Ready, State::MainPid(child_pid)]).unwrap())
+            .send_as(
+                child_pid,
+                &Message::from_states(&[NotifyState::Ready, NotifyState::MainPid(child_pid)]).unwrap(),
+            )
             .unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), format!("READY=1\nMAINPID={child_pid}").as_bytes());
@@ -180,7 +185,7 @@ fn send_as_another_pid_claims_that_pid_when_privileged() {
 fn send_as_a_pid_that_does_not_exist_falls_back_to_ours() {
     let ghost = unused_pid();
     for (receiver, notifier) in both_kinds() {
-        notifier.send_as(ghost, &Message::from_states(&[State::Stopping]).unwrap()).unwrap();
+        notifier.send_as(ghost, &Message::from_states(&[NotifyState::Stopping]).unwrap()).unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), b"STOPPING=1");
         assert_from_us(&n);
@@ -200,7 +205,7 @@ fn send_as_an_exited_and_reaped_child_falls_back_to_ours() {
         return;
     }
     let (receiver, notifier) = pair();
-    notifier.send_as(pid, &Message::from_states(&[State::Status("bye")]).unwrap()).unwrap();
+    notifier.send_as(pid, &Message::from_states(&[NotifyState::Status("bye")]).unwrap()).unwrap();
     let n = recv(&receiver);
     assert_eq!(n.bytes(), b"STATUS=bye");
     assert_from_us(&n);

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Rng, recv};
 use sd_notify_core::{
-    Error, MAX_MESSAGE_LEN, Message, Notifier, Receiver, State, sanitize_status, split_lines_as_252,
+    Error, MAX_MESSAGE_LEN, Message, Notifier, NotifyState, Receiver, sanitize_status, split_lines_as_252,
 };
 
 const ITERATIONS: usize = 5000;
@@ -159,7 +159,7 @@ fn key_chars_ok(k: &str) -> bool {
 
 /// Checks one candidate: built through `build`, it must be accepted exactly when `valid`, and
 /// when accepted read back as `intended`. Returns the message when accepted.
-fn check(intended: &[State<'_>], valid: bool, built: Result<Message, Error>) -> Option<Message> {
+fn check(intended: &[NotifyState<'_>], valid: bool, built: Result<Message, Error>) -> Option<Message> {
     match built {
         Err(e) => {
             assert!(!valid, "rejected a valid message {intended:?}: {e:?}");
@@ -176,9 +176,9 @@ fn check(intended: &[State<'_>], valid: bool, built: Result<Message, Error>) -> 
             let lines = split_lines_as_252(bytes)
                 .unwrap_or_else(|e| panic!("manager would drop {msg:?} ({e:?}) built from {intended:?}"));
             assert_eq!(lines.len(), intended.len(), "{intended:?} became lines {lines:?}");
-            let parsed: Vec<State<'_>> = lines
+            let parsed: Vec<NotifyState<'_>> = lines
                 .iter()
-                .map(|l| State::parse(l).unwrap_or_else(|| panic!("line without '=': {l:?}")))
+                .map(|l| NotifyState::parse(l).unwrap_or_else(|| panic!("line without '=': {l:?}")))
                 .collect();
             assert_eq!(parsed, intended, "{msg:?}");
             Some(msg)
@@ -188,14 +188,18 @@ fn check(intended: &[State<'_>], valid: bool, built: Result<Message, Error>) -> 
 
 /// Surrounding states that a successful injection would imitate; distinct keys from the
 /// state under test.
-fn surround<'a>(rng: &mut Rng, middle: State<'a>) -> Vec<State<'a>> {
+fn surround<'a>(rng: &mut Rng, middle: NotifyState<'a>) -> Vec<NotifyState<'a>> {
     let mut v = Vec::new();
     if rng.chance(40) {
-        v.push(*rng.pick(&[State::Ready, State::Stopping, State::Reloading]));
+        v.push(*rng.pick(&[NotifyState::Ready, NotifyState::Stopping, NotifyState::Reloading]));
     }
     v.push(middle);
     if rng.chance(40) {
-        v.push(*rng.pick(&[State::MainPid(4321), State::ExtendTimeoutUsec(7), State::Errno(5)]));
+        v.push(*rng.pick(&[
+            NotifyState::MainPid(4321),
+            NotifyState::ExtendTimeoutUsec(7),
+            NotifyState::Errno(5),
+        ]));
     }
     v
 }
@@ -212,7 +216,7 @@ impl Sampler {
         Sampler { receivers: common::both_kinds(), seen: 0, sent: 0 }
     }
 
-    fn offer(&mut self, msg: &Message, intended: &[State<'_>]) {
+    fn offer(&mut self, msg: &Message, intended: &[NotifyState<'_>]) {
         self.seen += 1;
         if self.seen % 37 != 0 {
             return;
@@ -244,7 +248,7 @@ fn run(seed: u64, what: &str, mut one: impl FnMut(&mut Rng, &mut Sampler) -> boo
     assert!(sampler.sent >= 10, "{what}: too few samples sent");
 }
 
-fn try_one(intended: &[State<'_>], valid: bool, sampler: &mut Sampler) -> bool {
+fn try_one(intended: &[NotifyState<'_>], valid: bool, sampler: &mut Sampler) -> bool {
     match check(intended, valid, Message::from_states(intended)) {
         Some(msg) => {
             sampler.offer(&msg, intended);
@@ -258,7 +262,7 @@ fn try_one(intended: &[State<'_>], valid: bool, sampler: &mut Sampler) -> bool {
 fn status_values_never_inject() {
     run(1, "STATUS", |rng, sampler| {
         let v = gen_text(rng);
-        let intended = surround(rng, State::Status(&v));
+        let intended = surround(rng, NotifyState::Status(&v));
         try_one(&intended, text_ok(&v), sampler)
     });
 }
@@ -269,7 +273,7 @@ fn extension_values_and_keys_never_inject() {
         let v = gen_text(rng);
         let key = if rng.chance(80) { gen_key(rng, "X_K") } else { gen_key(rng, "X") };
         let valid = text_ok(&v) && key.starts_with("X_") && key.len() >= 3 && key_chars_ok(&key);
-        let intended = surround(rng, State::Extension { key: &key, value: &v });
+        let intended = surround(rng, NotifyState::Extension { key: &key, value: &v });
         try_one(&intended, valid, sampler)
     });
 }
@@ -281,7 +285,7 @@ fn other_values_and_keys_never_inject() {
         // "Z…" is no key the crate models, so it reads back as `Other`.
         let key = gen_key(rng, "Z");
         let valid = text_ok(&v) && key_chars_ok(&key);
-        let intended = surround(rng, State::Other { key: &key, value: &v });
+        let intended = surround(rng, NotifyState::Other { key: &key, value: &v });
         try_one(&intended, valid, sampler)
     });
 }
@@ -290,7 +294,7 @@ fn other_values_and_keys_never_inject() {
 fn bus_error_names_never_inject() {
     run(4, "BUSERROR", |rng, sampler| {
         let v = gen_error_name(rng);
-        let intended = surround(rng, State::BusError(&v));
+        let intended = surround(rng, NotifyState::BusError(&v));
         try_one(&intended, error_name_ok(&v, false), sampler)
     });
 }
@@ -305,7 +309,7 @@ fn varlink_error_names_never_inject() {
                 v.insert(at, '-');
             }
         }
-        let intended = surround(rng, State::VarlinkError(&v));
+        let intended = surround(rng, NotifyState::VarlinkError(&v));
         try_one(&intended, error_name_ok(&v, true), sampler)
     });
 }
@@ -314,7 +318,7 @@ fn varlink_error_names_never_inject() {
 fn fdnames_never_inject() {
     run(6, "FDNAME", |rng, sampler| {
         let v = gen_fdname(rng);
-        let intended = surround(rng, State::FdName(&v));
+        let intended = surround(rng, NotifyState::FdName(&v));
         try_one(&intended, fdname_ok(&v), sampler)
     });
 }
@@ -343,13 +347,13 @@ fn push_status_fmt_never_injects_whatever_the_pieces() {
         let with_ready = rng.chance(50);
         let mut intended = Vec::new();
         if with_ready {
-            intended.push(State::Ready);
+            intended.push(NotifyState::Ready);
         }
-        intended.push(State::Status(&expected_text));
+        intended.push(NotifyState::Status(&expected_text));
 
         let mut msg = Message::new();
         if with_ready {
-            msg.push(State::Ready).unwrap();
+            msg.push(NotifyState::Ready).unwrap();
         }
         let before = msg.as_bytes().to_vec();
         let built = match msg.push_status_fmt(format_args!("{a}{n}{b}{}", c)) {
@@ -380,7 +384,7 @@ fn sanitized_text_is_always_accepted_as_one_line() {
         if text_ok(&raw) && !raw.chars().any(char::is_control) {
             assert_eq!(clean, raw, "safe text is kept as it is");
         }
-        let intended = [State::Status(&clean)];
+        let intended = [NotifyState::Status(&clean)];
         let msg = check(&intended, true, Message::from_states(&intended)).unwrap();
         sampler.offer(&msg, &intended);
     }
@@ -396,10 +400,10 @@ fn injected_assignments_never_reach_the_receiver() {
     let mut sent = 0;
     for _ in 0..ITERATIONS {
         let v = gen_text(&mut rng);
-        if notifier.notify(&[State::Status(&v)]).is_ok() {
+        if notifier.notify(&[NotifyState::Status(&v)]).is_ok() {
             sent += 1;
             let n = recv(&receiver);
-            assert_eq!(n.states(), [State::Status(&v)], "{n:?}");
+            assert_eq!(n.states(), [NotifyState::Status(&v)], "{n:?}");
         }
     }
     common::assert_nothing_queued(&receiver);

@@ -7,7 +7,7 @@ mod common;
 use std::io;
 
 use common::{assert_nothing_queued, recv};
-use sd_notify_core::{DropReason, MAX_MESSAGE_LEN, NotifyAddress, Receiver, State, split_lines_as_252};
+use sd_notify_core::{DropReason, MAX_MESSAGE_LEN, NotifyAddress, NotifyState, Receiver, split_lines_as_252};
 
 /// Sends `bytes` as one datagram to `to` from a fresh, unconnected AF_UNIX socket.
 fn raw_sendto(to: &NotifyAddress, bytes: &[u8]) {
@@ -128,27 +128,30 @@ fn raw_datagrams_are_read_as_252_reads_them() {
 #[test]
 fn states_follow_the_lines() {
     let receiver = Receiver::bind_unique_abstract().unwrap();
-    let cases: Vec<(&[u8], Vec<State<'static>>)> = vec![
-        (b"READY=1\rSTATUS=a", vec![State::Ready, State::Status("a")]),
+    let cases: Vec<(&[u8], Vec<NotifyState<'static>>)> = vec![
+        (b"READY=1\rSTATUS=a", vec![NotifyState::Ready, NotifyState::Status("a")]),
         // "READY=1 " is not READY
-        (b"READY=1 ", vec![State::Other { key: "READY", value: "1 " }]),
-        (b" READY=1", vec![State::Other { key: " READY", value: "1" }]),
-        (b"READY=2", vec![State::Other { key: "READY", value: "2" }]),
-        (b"STATUS=C:\\dir", vec![State::Status("C:dir")]),
+        (b"READY=1 ", vec![NotifyState::Other { key: "READY", value: "1 " }]),
+        (b" READY=1", vec![NotifyState::Other { key: " READY", value: "1" }]),
+        (b"READY=2", vec![NotifyState::Other { key: "READY", value: "2" }]),
+        (b"STATUS=C:\\dir", vec![NotifyState::Status("C:dir")]),
         // joined by an escaped newline: one STATUS line, not READY; its value breaks the
         // STATUS rules, so it parses as a free-form line
-        (b"STATUS=a\\\nREADY=1", vec![State::Other { key: "STATUS", value: "a\nREADY=1" }]),
+        (b"STATUS=a\\\nREADY=1", vec![NotifyState::Other { key: "STATUS", value: "a\nREADY=1" }]),
         // lines without '=' are skipped
-        (b"garbage\nREADY=1\n=", vec![State::Ready, State::Other { key: "", value: "" }]),
+        (b"garbage\nREADY=1\n=", vec![NotifyState::Ready, NotifyState::Other { key: "", value: "" }]),
         (
             b"WATCHDOG=trigger\nX_Y=z",
-            vec![State::WatchdogTrigger, State::Extension { key: "X_Y", value: "z" }],
+            vec![NotifyState::WatchdogTrigger, NotifyState::Extension { key: "X_Y", value: "z" }],
         ),
         (
             b"MAINPID=0\nERRNO=4096",
-            vec![State::Other { key: "MAINPID", value: "0" }, State::Other { key: "ERRNO", value: "4096" }],
+            vec![
+                NotifyState::Other { key: "MAINPID", value: "0" },
+                NotifyState::Other { key: "ERRNO", value: "4096" },
+            ],
         ),
-        (b"BARRIER=1 ", vec![State::Other { key: "BARRIER", value: "1 " }]),
+        (b"BARRIER=1 ", vec![NotifyState::Other { key: "BARRIER", value: "1 " }]),
         // dropped datagrams have no states
         (b"READY=1\nSTATUS=x\\", vec![]),
         (b"READY=1\0", vec![]),
@@ -200,7 +203,7 @@ fn oversized_datagrams_are_dropped_and_report_their_full_length() {
     let n = recv(&receiver);
     assert_eq!(n.len(), MAX_MESSAGE_LEN);
     assert_eq!(n.bytes(), bytes);
-    assert_eq!(n.states(), [State::Status(std::str::from_utf8(&bytes[7..]).unwrap())]);
+    assert_eq!(n.states(), [NotifyState::Status(std::str::from_utf8(&bytes[7..]).unwrap())]);
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 use std::os::fd::AsFd;
 
 use common::WAIT;
-use sd_notify_core::{Message, Notifier, NotifyAddress, Receiver, State};
+use sd_notify_core::{Message, Notifier, NotifyAddress, NotifyState, Receiver};
 
 const SENDS: usize = 100_000;
 
@@ -19,9 +19,9 @@ fn open_descriptors_are_unchanged_after_100000_sends() {
     let notifier = Notifier::new(receiver.address().clone()).unwrap();
     let (_pipe_r, pipe_w) = common::pipe();
     let missing = Notifier::new(NotifyAddress::parse("/nonexistent-dir/notify").unwrap()).unwrap();
-    let ping = Message::from_states(&[State::Watchdog]).unwrap();
-    let fdstore = Message::from_states(&[State::FdStore, State::FdName("p")]).unwrap();
-    let status = Message::from_states(&[State::Status("as myself")]).unwrap();
+    let ping = Message::from_states(&[NotifyState::Watchdog]).unwrap();
+    let fdstore = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("p")]).unwrap();
+    let status = Message::from_states(&[NotifyState::Status("as myself")]).unwrap();
 
     // Warm up: the first send creates the notifier's socket, the first failure is seen once.
     notifier.send(&ping).unwrap();

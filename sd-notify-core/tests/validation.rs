@@ -7,7 +7,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use common::{assert_nothing_queued, both_kinds, pair, recv};
-use sd_notify_core::{Error, MAX_FDS, MAX_MESSAGE_LEN, Message, Notifier, Receiver, Rule, State};
+use sd_notify_core::{Error, MAX_FDS, MAX_MESSAGE_LEN, Message, Notifier, NotifyState, Receiver, Rule};
 
 /// `Error` has no `PartialEq` (it carries an `io::Error`); its `Debug` form is exact enough.
 #[track_caller]
@@ -25,7 +25,7 @@ fn invalid(key: &'static str, rule: Rule) -> Error {
 /// Rejected through every path: validate (for one state), from_states, push, notify. Then
 /// nothing is queued at the receiver.
 #[track_caller]
-fn assert_rejected(receiver: &Receiver, notifier: &Notifier, states: &[State<'_>], want: &Error) {
+fn assert_rejected(receiver: &Receiver, notifier: &Notifier, states: &[NotifyState<'_>], want: &Error) {
     let mut what = format!("{states:?}");
     what.truncate(200);
     // `validate` checks one state's own rules (not the message's length or duplicates).
@@ -54,7 +54,7 @@ fn assert_rejected(receiver: &Receiver, notifier: &Notifier, states: &[State<'_>
 
 /// After all rejections: a sentinel arrives first, proving nothing was queued before it.
 fn assert_only_sentinel_arrives(receiver: &Receiver, notifier: &Notifier) {
-    notifier.notify(&[State::Other { key: "SENTINEL", value: "1" }]).unwrap();
+    notifier.notify(&[NotifyState::Other { key: "SENTINEL", value: "1" }]).unwrap();
     assert_eq!(recv(receiver).bytes(), b"SENTINEL=1");
     assert_nothing_queued(receiver);
 }
@@ -75,23 +75,23 @@ const LINE_BREAKING: [(&str, Rule); 9] = [
 fn text_values_with_line_breaks_nul_or_backslash_are_rejected() {
     for (receiver, notifier) in both_kinds() {
         for (value, rule) in LINE_BREAKING {
-            assert_rejected(&receiver, &notifier, &[State::Status(value)], &invalid("STATUS", rule));
+            assert_rejected(&receiver, &notifier, &[NotifyState::Status(value)], &invalid("STATUS", rule));
             assert_rejected(
                 &receiver,
                 &notifier,
-                &[State::Ready, State::Status(value)],
+                &[NotifyState::Ready, NotifyState::Status(value)],
                 &invalid("STATUS", rule),
             );
             assert_rejected(
                 &receiver,
                 &notifier,
-                &[State::Extension { key: "X_K", value }],
+                &[NotifyState::Extension { key: "X_K", value }],
                 &invalid("X_", rule),
             );
             assert_rejected(
                 &receiver,
                 &notifier,
-                &[State::Other { key: "FUTURE", value }],
+                &[NotifyState::Other { key: "FUTURE", value }],
                 &invalid("(free-form)", rule),
             );
         }
@@ -108,7 +108,7 @@ fn the_first_offending_byte_names_the_rule() {
         ("a\rb\n", Rule::CarriageReturn),
         ("\0\n", Rule::Nul),
     ] {
-        assert_rejected(&receiver, &notifier, &[State::Status(value)], &invalid("STATUS", rule));
+        assert_rejected(&receiver, &notifier, &[NotifyState::Status(value)], &invalid("STATUS", rule));
     }
     assert_only_sentinel_arrives(&receiver, &notifier);
 }
@@ -132,13 +132,13 @@ fn fdname_rules() {
         ("trailing\\", Rule::Character('\\')),
     ];
     for (value, rule) in cases {
-        assert_rejected(&receiver, &notifier, &[State::FdName(value)], &invalid("FDNAME", rule));
+        assert_rejected(&receiver, &notifier, &[NotifyState::FdName(value)], &invalid("FDNAME", rule));
     }
     // The limits themselves are accepted.
     let max = "m".repeat(255);
     for ok in [max.as_str(), "a", " ", "~!#$%&'()*+,-./;<=>?@[]^_`{|}"] {
-        State::FdName(ok).validate().unwrap_or_else(|e| panic!("{ok:?}: {e}"));
-        notifier.notify(&[State::FdName(ok)]).unwrap();
+        NotifyState::FdName(ok).validate().unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        notifier.notify(&[NotifyState::FdName(ok)]).unwrap();
         assert_eq!(recv(&receiver).bytes(), format!("FDNAME={ok}").as_bytes());
     }
     assert_only_sentinel_arrives(&receiver, &notifier);
@@ -166,22 +166,27 @@ fn bus_and_varlink_error_name_syntax() {
         (&long, Rule::TooLong { max: 255 }),
     ];
     for (value, rule) in &common_bad {
-        assert_rejected(&receiver, &notifier, &[State::BusError(value)], &invalid("BUSERROR", *rule));
-        assert_rejected(&receiver, &notifier, &[State::VarlinkError(value)], &invalid("VARLINKERROR", *rule));
+        assert_rejected(&receiver, &notifier, &[NotifyState::BusError(value)], &invalid("BUSERROR", *rule));
+        assert_rejected(
+            &receiver,
+            &notifier,
+            &[NotifyState::VarlinkError(value)],
+            &invalid("VARLINKERROR", *rule),
+        );
     }
     // '-' is a Varlink name character, not a D-Bus one.
     assert_rejected(
         &receiver,
         &notifier,
-        &[State::BusError("org.example.Not-Found")],
+        &[NotifyState::BusError("org.example.Not-Found")],
         &invalid("BUSERROR", Rule::Character('-')),
     );
     let max = format!("a.{}", "b".repeat(253));
     for ok in ["a.b", "org.freedesktop.DBus.Error.TimedOut", "_x.y_1", max.as_str()] {
-        State::BusError(ok).validate().unwrap_or_else(|e| panic!("{ok:?}: {e}"));
-        State::VarlinkError(ok).validate().unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        NotifyState::BusError(ok).validate().unwrap_or_else(|e| panic!("{ok:?}: {e}"));
+        NotifyState::VarlinkError(ok).validate().unwrap_or_else(|e| panic!("{ok:?}: {e}"));
     }
-    State::VarlinkError("io.systemd.Example.Not-Found").validate().unwrap();
+    NotifyState::VarlinkError("io.systemd.Example.Not-Found").validate().unwrap();
     assert_only_sentinel_arrives(&receiver, &notifier);
 }
 
@@ -189,12 +194,27 @@ fn bus_and_varlink_error_name_syntax() {
 fn numbers_out_of_range() {
     let (receiver, notifier) = pair();
     for errno in [-1, 4096, i32::MIN, i32::MAX] {
-        assert_rejected(&receiver, &notifier, &[State::Errno(errno)], &invalid("ERRNO", Rule::OutOfRange));
+        assert_rejected(
+            &receiver,
+            &notifier,
+            &[NotifyState::Errno(errno)],
+            &invalid("ERRNO", Rule::OutOfRange),
+        );
     }
     for pid in [0, i32::MAX as u32 + 1, u32::MAX] {
-        assert_rejected(&receiver, &notifier, &[State::MainPid(pid)], &invalid("MAINPID", Rule::OutOfRange));
+        assert_rejected(
+            &receiver,
+            &notifier,
+            &[NotifyState::MainPid(pid)],
+            &invalid("MAINPID", Rule::OutOfRange),
+        );
     }
-    for ok in [State::Errno(0), State::Errno(4095), State::MainPid(1), State::MainPid(i32::MAX as u32)] {
+    for ok in [
+        NotifyState::Errno(0),
+        NotifyState::Errno(4095),
+        NotifyState::MainPid(1),
+        NotifyState::MainPid(i32::MAX as u32),
+    ] {
         ok.validate().unwrap();
     }
     assert_only_sentinel_arrives(&receiver, &notifier);
@@ -219,7 +239,7 @@ fn extension_and_other_keys() {
         ("X_A\nREADY", Rule::Character('\n')),
         ("X_É", Rule::Character('É')),
     ] {
-        assert_rejected(&receiver, &notifier, &[State::Extension { key, value: "v" }], &bad_key(rule));
+        assert_rejected(&receiver, &notifier, &[NotifyState::Extension { key, value: "v" }], &bad_key(rule));
     }
     for (key, rule) in [
         ("", Rule::Empty),
@@ -230,13 +250,13 @@ fn extension_and_other_keys() {
         ("READY=1\nA", Rule::Character('=')),
         ("A\nREADY", Rule::Character('\n')),
     ] {
-        assert_rejected(&receiver, &notifier, &[State::Other { key, value: "1" }], &bad_key(rule));
+        assert_rejected(&receiver, &notifier, &[NotifyState::Other { key, value: "1" }], &bad_key(rule));
     }
     // BARRIER=1 cannot be smuggled in with other lines either.
     assert_rejected(
         &receiver,
         &notifier,
-        &[State::Ready, State::Other { key: "BARRIER", value: "1" }],
+        &[NotifyState::Ready, NotifyState::Other { key: "BARRIER", value: "1" }],
         &bad_key(Rule::Reserved),
     );
     assert_only_sentinel_arrives(&receiver, &notifier);
@@ -246,31 +266,37 @@ fn extension_and_other_keys() {
 fn duplicate_keys_are_rejected() {
     let (receiver, notifier) = pair();
     let dup = |key: &str| Error::DuplicateKey { key: key.to_owned() };
-    let cases: Vec<(Vec<State<'static>>, &str)> = vec![
-        (vec![State::Ready, State::Ready], "READY"),
-        (vec![State::Watchdog, State::WatchdogTrigger], "WATCHDOG"),
-        (vec![State::WatchdogTrigger, State::Watchdog], "WATCHDOG"),
-        (vec![State::Status("a"), State::Ready, State::Status("b")], "STATUS"),
-        (vec![State::MonotonicUsec(1), State::Reloading, State::MonotonicUsec(2)], "MONOTONIC_USEC"),
+    let cases: Vec<(Vec<NotifyState<'static>>, &str)> = vec![
+        (vec![NotifyState::Ready, NotifyState::Ready], "READY"),
+        (vec![NotifyState::Watchdog, NotifyState::WatchdogTrigger], "WATCHDOG"),
+        (vec![NotifyState::WatchdogTrigger, NotifyState::Watchdog], "WATCHDOG"),
+        (vec![NotifyState::Status("a"), NotifyState::Ready, NotifyState::Status("b")], "STATUS"),
         (
-            vec![State::Extension { key: "X_A", value: "1" }, State::Extension { key: "X_A", value: "2" }],
+            vec![NotifyState::MonotonicUsec(1), NotifyState::Reloading, NotifyState::MonotonicUsec(2)],
+            "MONOTONIC_USEC",
+        ),
+        (
+            vec![
+                NotifyState::Extension { key: "X_A", value: "1" },
+                NotifyState::Extension { key: "X_A", value: "2" },
+            ],
             "X_A",
         ),
-        (vec![State::Ready, State::Other { key: "READY", value: "1" }], "READY"),
-        (vec![State::Other { key: "STATUS", value: "x" }, State::Status("y")], "STATUS"),
-        (vec![State::FdName("a"), State::FdName("b")], "FDNAME"),
+        (vec![NotifyState::Ready, NotifyState::Other { key: "READY", value: "1" }], "READY"),
+        (vec![NotifyState::Other { key: "STATUS", value: "x" }, NotifyState::Status("y")], "STATUS"),
+        (vec![NotifyState::FdName("a"), NotifyState::FdName("b")], "FDNAME"),
     ];
     for (states, key) in cases {
         assert_rejected(&receiver, &notifier, &states, &dup(key));
     }
     // Prefixes are not duplicates.
     let ok = [
-        State::Extension { key: "X_A", value: "1" },
-        State::Extension { key: "X_AB", value: "2" },
-        State::WatchdogUsec(5),
-        State::Watchdog,
-        State::FdStoreRemove,
-        State::Other { key: "FDSTOR", value: "x" },
+        NotifyState::Extension { key: "X_A", value: "1" },
+        NotifyState::Extension { key: "X_AB", value: "2" },
+        NotifyState::WatchdogUsec(5),
+        NotifyState::Watchdog,
+        NotifyState::FdStoreRemove,
+        NotifyState::Other { key: "FDSTOR", value: "x" },
     ];
     notifier.notify(&ok).unwrap();
     assert_eq!(
@@ -284,17 +310,22 @@ fn duplicate_keys_are_rejected() {
 fn messages_over_4096_bytes_are_rejected() {
     for (receiver, notifier) in both_kinds() {
         let value = "v".repeat(MAX_MESSAGE_LEN - "STATUS=".len() + 1);
-        assert_rejected(&receiver, &notifier, &[State::Status(&value)], &Error::MessageTooLong);
+        assert_rejected(&receiver, &notifier, &[NotifyState::Status(&value)], &Error::MessageTooLong);
         let value = "v".repeat(MAX_MESSAGE_LEN);
-        assert_rejected(&receiver, &notifier, &[State::Status(&value)], &Error::MessageTooLong);
+        assert_rejected(&receiver, &notifier, &[NotifyState::Status(&value)], &Error::MessageTooLong);
         // Two lines adding up to 4097 with the separator.
         let value = "v".repeat(MAX_MESSAGE_LEN - "READY=1\nSTATUS=".len() + 1);
-        assert_rejected(&receiver, &notifier, &[State::Ready, State::Status(&value)], &Error::MessageTooLong);
+        assert_rejected(
+            &receiver,
+            &notifier,
+            &[NotifyState::Ready, NotifyState::Status(&value)],
+            &Error::MessageTooLong,
+        );
         // A full message takes nothing more, and stays as it was.
         let fill = "v".repeat(MAX_MESSAGE_LEN - "STATUS=".len());
-        let mut msg = Message::from_states(&[State::Status(&fill)]).unwrap();
+        let mut msg = Message::from_states(&[NotifyState::Status(&fill)]).unwrap();
         assert_eq!(msg.as_bytes().len(), MAX_MESSAGE_LEN);
-        assert_err(msg.push(State::Ready), &Error::MessageTooLong, "push onto a full message");
+        assert_err(msg.push(NotifyState::Ready), &Error::MessageTooLong, "push onto a full message");
         assert_eq!(msg.as_bytes().len(), MAX_MESSAGE_LEN);
         assert_eq!(&msg.as_bytes()[..7], b"STATUS=");
         // The 4096-byte message is still sendable and intact.
@@ -329,10 +360,10 @@ fn empty_messages_are_rejected() {
 fn descriptors_and_fdstore_must_come_together() {
     for (receiver, notifier) in both_kinds() {
         let (_r, w) = common::pipe();
-        let fdstore = Message::from_states(&[State::FdStore, State::FdName("x")]).unwrap();
-        let mainpidfd = Message::from_states(&[State::MainPidFd]).unwrap();
-        let ready = Message::from_states(&[State::Ready]).unwrap();
-        let remove = Message::from_states(&[State::FdStoreRemove, State::FdName("x")]).unwrap();
+        let fdstore = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("x")]).unwrap();
+        let mainpidfd = Message::from_states(&[NotifyState::MainPidFd]).unwrap();
+        let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
+        let remove = Message::from_states(&[NotifyState::FdStoreRemove, NotifyState::FdName("x")]).unwrap();
         assert_err(notifier.send(&fdstore), &Error::FdMismatch, "FDSTORE=1 without fds");
         assert_err(notifier.send(&mainpidfd), &Error::FdMismatch, "MAINPIDFD=1 without fds");
         assert_err(notifier.send_as(std::process::id(), &fdstore), &Error::FdMismatch, "send_as FDSTORE=1");
@@ -343,7 +374,7 @@ fn descriptors_and_fdstore_must_come_together() {
             &Error::FdMismatch,
             "fds with FDSTOREREMOVE=1",
         );
-        assert_err(notifier.notify(&[State::FdStore]), &Error::FdMismatch, "notify(FDSTORE)");
+        assert_err(notifier.notify(&[NotifyState::FdStore]), &Error::FdMismatch, "notify(FDSTORE)");
         assert_only_sentinel_arrives(&receiver, &notifier);
     }
 }
@@ -352,13 +383,13 @@ fn descriptors_and_fdstore_must_come_together() {
 fn more_than_253_descriptors_are_rejected() {
     let (receiver, notifier) = pair();
     let (_r, w) = common::pipe();
-    let fdstore = Message::from_states(&[State::FdStore]).unwrap();
+    let fdstore = Message::from_states(&[NotifyState::FdStore]).unwrap();
     assert_eq!(MAX_FDS, 253);
     for count in [254, 1000] {
         let fds: Vec<BorrowedFd<'_>> = vec![w.as_fd(); count];
         assert_err(notifier.send_with_fds(&fdstore, &fds), &Error::TooManyFds { count }, "too many fds");
         // Checked before anything else, even for a message that could not carry them.
-        let ready = Message::from_states(&[State::Ready]).unwrap();
+        let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
         assert_err(notifier.send_with_fds(&ready, &fds), &Error::TooManyFds { count }, "too many fds");
     }
     assert_nothing_queued(&receiver);
@@ -374,7 +405,7 @@ fn more_than_253_descriptors_are_rejected() {
 
 #[test]
 fn errors_map_to_libsystemd_errnos_and_read_well() {
-    let einval = Message::from_states(&[State::Status("a\nb")]).unwrap_err();
+    let einval = Message::from_states(&[NotifyState::Status("a\nb")]).unwrap_err();
     assert_eq!(einval.raw_os_error(), Some(libc::EINVAL));
     assert_eq!(
         einval.to_string(),
@@ -410,8 +441,8 @@ fn sanitize_status_makes_any_text_acceptable() {
     assert!(matches!(sanitize_status("fine text ✓"), std::borrow::Cow::Borrowed("fine text ✓")));
     let (receiver, notifier) = pair();
     let clean = sanitize_status("x\\\nWATCHDOG=trigger\\");
-    notifier.notify(&[State::Status(&clean)]).unwrap();
+    notifier.notify(&[NotifyState::Status(&clean)]).unwrap();
     let n = recv(&receiver);
     assert_eq!(n.bytes(), b"STATUS=x/ WATCHDOG=trigger/");
-    assert_eq!(n.states(), [State::Status("x/ WATCHDOG=trigger/")]);
+    assert_eq!(n.states(), [NotifyState::Status("x/ WATCHDOG=trigger/")]);
 }

@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use common::WAIT;
-use sd_notify_core::{Error, Notifier, NotifyAddress, State};
+use sd_notify_core::{Error, Notifier, NotifyAddress, NotifyState};
 
 /// A socket of `sock_type` bound to CID 1 on a free port (listening, for connection types);
 /// Err(reason) when the kernel cannot do that.
@@ -105,7 +105,7 @@ fn loopback(prefix: &str, sock_type: libc::c_int) {
             libc::SOCK_SEQPACKET => recv_once(&accept(&listener)),
             _ => read_to_eof(&accept(&listener)),
         });
-        notifier.notify(&[State::Ready, State::Status("over vsock")]).unwrap();
+        notifier.notify(&[NotifyState::Ready, NotifyState::Status("over vsock")]).unwrap();
         assert_eq!(server.join().unwrap(), expected);
     });
 }
@@ -140,7 +140,7 @@ fn vsock_without_listener_is_an_io_error() {
         let notifier = Notifier::new(NotifyAddress::parse(&format!("{prefix}local:1")).unwrap()).unwrap();
         notifier.set_timeout(Duration::from_millis(500)).unwrap();
         let started = Instant::now();
-        match notifier.notify(&[State::Ready]) {
+        match notifier.notify(&[NotifyState::Ready]) {
             Err(Error::Io(e)) => eprintln!("{prefix}local:1 -> {e} (errno {:?})", e.raw_os_error()),
             Err(Error::Timeout) => eprintln!("{prefix}local:1 -> timeout"),
             // A datagram transport may accept a datagram nobody will read.

@@ -192,7 +192,7 @@ fn status(text: Option<&LitStr>) -> TokenStream {
 
 fn generate(args: &Args, item: ItemFn, body: Body) -> TokenStream {
     let krate = args.krate();
-    let private = quote!(#krate::__private);
+    let private = quote!(#krate::__private_0_1);
     let (outer, inner) = split_inner(item.attrs);
     let Placed { cfg, doc, lint, rest } = place(outer);
     let ItemFn { vis, sig, block, .. } = item;

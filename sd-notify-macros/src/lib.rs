@@ -46,11 +46,11 @@ use proc_macro::TokenStream;
 /// SIGINT (Ctrl-C twice) exits at once with status 130.
 ///
 /// ```ignore
-/// use sd_notify_core::{sd_service, Service};
+/// use sd_notify_core::{sd_service, ServiceHandle};
 ///
 /// #[sd_service(starting = "loading config", running = "serving", stopping = "draining", reload)]
 /// #[tokio::main]
-/// async fn main(service: Service) -> Result<(), std::io::Error> {
+/// async fn main(service: ServiceHandle) -> Result<(), std::io::Error> {
 ///     let mut config = Config::load().await?;
 ///     #[ready]
 ///     let listener = tokio::net::TcpListener::bind(&config.address).await?;
@@ -83,8 +83,8 @@ use proc_macro::TokenStream;
 ///   #[tokio::main]     // then the runtime
 ///   async fn main() { /* … */ }
 ///   ```
-/// - **No parameter, or one: the handle**, `service: Service` (by value; any name or alias
-///   of `sd_notify_core::Service` works, rustc checks the type). A fn that takes the handle
+/// - **No parameter, or one: the handle**, `service: ServiceHandle` (by value; any name or alias
+///   of `sd_notify_core::ServiceHandle` works, rustc checks the type). A fn that takes the handle
 ///   is in charge of its own shutdown: it waits for `service.shutdown()` (async) or checks
 ///   `service.is_stopping()` (sync), then returns. A fn without it is stopped for it: on
 ///   SIGTERM or SIGINT an async body is dropped (at the `.await` it is waiting on) and a
@@ -119,7 +119,7 @@ use proc_macro::TokenStream;
 /// fn main() -> std::io::Result<()> {
 ///     let config = load_config()?;
 ///     let listener = std::net::TcpListener::bind(&config.address)?;
-///     sd_notify_core::__private::ready(); // READY=1 + STATUS=<running>
+///     sd_notify_core::__private_0_1::ready(); // READY=1 + STATUS=<running>
 ///     serve(listener)
 /// }
 /// ```
@@ -144,7 +144,7 @@ use proc_macro::TokenStream;
 /// #[sd_service(starting = "loading config")]
 /// fn main() { /* … */ }
 /// // sends, when main starts:
-/// sd_notify_core::notify(&[State::Status("loading config")])?;
+/// sd_notify_core::notify(&[NotifyState::Status("loading config")])?;
 /// ```
 ///
 /// ## `running = "…"`
@@ -155,7 +155,7 @@ use proc_macro::TokenStream;
 /// #[sd_service(running = "serving")]
 /// fn main() { /* … */ }
 /// // sends, after the #[ready] statement:
-/// sd_notify_core::notify(&[State::Ready, State::Status("serving")])?;
+/// sd_notify_core::notify(&[NotifyState::Ready, NotifyState::Status("serving")])?;
 /// ```
 ///
 /// ## `stopping = "…"`
@@ -167,7 +167,7 @@ use proc_macro::TokenStream;
 /// #[sd_service(stopping = "draining")]
 /// fn main() { /* … */ }
 /// // sends, on SIGTERM or at the end:
-/// sd_notify_core::notify(&[State::Stopping, State::Status("draining")])?;
+/// sd_notify_core::notify(&[NotifyState::Stopping, NotifyState::Status("draining")])?;
 /// ```
 ///
 /// The three texts are checked at compile time: `STATUS=` is one line, so a line break
@@ -185,9 +185,9 @@ use proc_macro::TokenStream;
 ///
 /// ```ignore
 /// #[sd_service(reload)]
-/// fn main(service: Service) { /* … */ }
+/// fn main(service: ServiceHandle) { /* … */ }
 /// // is, on SIGHUP (in the signal handler, then in the fn):
-/// sd_notify_core::notify(&State::reloading_now())?; // RELOADING=1 + MONOTONIC_USEC=
+/// sd_notify_core::notify(&NotifyState::reloading_now())?; // RELOADING=1 + MONOTONIC_USEC=
 /// service.reload_requested().await; // the fn reloads, then:
 /// service.reload_done();            // READY=1 (`false`, and nothing sent, if none was pending)
 /// ```
@@ -209,14 +209,14 @@ use proc_macro::TokenStream;
 ///     // The user's fn under another name. The one lint it would not draw as a runtime's
 ///     // `main` (an async fn without `.await`) is allowed, and only that one.
 ///     #[allow(clippy::unused_async)]
-///     async fn __sd_service_body(service: Service) -> Result<(), std::io::Error> {
-///         // the fn's body as written, with `sd_notify_core::__private::ready();` after the
+///     async fn __sd_service_body(service: ServiceHandle) -> Result<(), std::io::Error> {
+///         // the fn's body as written, with `sd_notify_core::__private_0_1::ready();` after the
 ///         // #[ready] statement
 ///     }
 ///
 ///     // The rest in a block of its own, which the user's code cannot see.
 ///     {
-///         static __SD_SERVICE_CONFIG: sd_notify_core::__private::Config = sd_notify_core::__private::Config {
+///         static __SD_SERVICE_CONFIG: sd_notify_core::__private_0_1::Config = sd_notify_core::__private_0_1::Config {
 ///             name: "main",
 ///             starting: Some("loading config"),
 ///             running: Some("serving"),
@@ -227,12 +227,12 @@ use proc_macro::TokenStream;
 ///         };
 ///         // The runtime's attribute on a fn named `main`, which every runtime accepts.
 ///         #[tokio::main]
-///         async fn main() -> sd_notify_core::__private::Supervised<Result<(), std::io::Error>> {
-///             sd_notify_core::__private::supervise(__sd_service_body(sd_notify_core::__private::handle())).await
+///         async fn main() -> sd_notify_core::__private_0_1::Supervised<Result<(), std::io::Error>> {
+///             sd_notify_core::__private_0_1::supervise(__sd_service_body(sd_notify_core::__private_0_1::handle())).await
 ///         }
 ///         // Signal handlers and the service thread are set up before the runtime starts.
-///         sd_notify_core::__private::run_async(&__SD_SERVICE_CONFIG, main, |result: &Result<(), std::io::Error>| {
-///             sd_notify_core::__private::failure_of!(result) // Err -> STATUS=, ERRNO=, EXIT_STATUS=
+///         sd_notify_core::__private_0_1::run_async(&__SD_SERVICE_CONFIG, main, |result: &Result<(), std::io::Error>| {
+///             sd_notify_core::__private_0_1::failure_of!(result) // Err -> STATUS=, ERRNO=, EXIT_STATUS=
 ///         })
 ///     }
 /// }

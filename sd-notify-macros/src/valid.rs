@@ -56,7 +56,7 @@ pub(crate) fn check(item: &ItemFn, args: &Args, runtime_above: bool, errors: &mu
     if let (Some((true, span)), true) = (args.reload, sig.inputs.is_empty()) {
         errors.push(Error::new(
             span,
-            "`reload` needs the fn to take the handle, `service: sd_notify_core::Service`: \
+            "`reload` needs the fn to take the handle, `service: sd_notify_core::ServiceHandle`: \
              reloads arrive through `service.reload_requested()`",
         ));
     }
@@ -82,23 +82,24 @@ pub(crate) fn check(item: &ItemFn, args: &Args, runtime_above: bool, errors: &mu
         fail(variadic, "a #[sd_service] fn cannot be variadic");
     }
 
-    // The handle's type is checked by rustc (the generated code passes it a `Service`), so
-    // any name for it works: `use sd_notify_core::Service as Handle;`.
+    // The handle's type is checked by rustc (the generated code passes it a `ServiceHandle`), so
+    // any name for it works: `use sd_notify_core::ServiceHandle as Handle;`.
     let mut params = sig.inputs.iter();
     match params.next() {
         Some(FnArg::Receiver(receiver)) => {
             fail(receiver, "a #[sd_service] fn cannot take `self`: it must be a free fn, like `main`")
         }
-        Some(FnArg::Typed(param)) if matches!(&*param.ty, Type::Reference(_)) => {
-            fail(&param.ty, "the handle is taken by value (it is `Copy`): `service: sd_notify_core::Service`")
-        }
+        Some(FnArg::Typed(param)) if matches!(&*param.ty, Type::Reference(_)) => fail(
+            &param.ty,
+            "the handle is taken by value (it is `Copy`): `service: sd_notify_core::ServiceHandle`",
+        ),
         _ => {}
     }
     let extra: Vec<&FnArg> = params.collect();
     if !extra.is_empty() {
         fail(
             &quote!(#(#extra),*),
-            "a #[sd_service] fn takes at most one parameter, the handle: `service: sd_notify_core::Service`",
+            "a #[sd_service] fn takes at most one parameter, the handle: `service: sd_notify_core::ServiceHandle`",
         );
     }
 

@@ -3,11 +3,11 @@
 
 use std::process::ExitCode;
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 
 #[sd_service(running = "serving")]
 #[tokio::main]
-async fn serve(service: Service) -> ExitCode {
+async fn serve(service: ServiceHandle) -> ExitCode {
     #[ready]
     let mut ticks = tokio::time::interval(std::time::Duration::from_millis(10));
     loop {

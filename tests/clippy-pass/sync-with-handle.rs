@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 
 #[sd_service(reload)]
-fn serve(service: Service) -> ExitCode {
+fn serve(service: ServiceHandle) -> ExitCode {
     while !service.is_stopping() {
         service.heartbeat();
         if service.reload_pending() {

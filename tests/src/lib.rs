@@ -7,7 +7,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use sd_notify_core::{NotifyAddress, Receiver, State};
+use sd_notify_core::{NotifyAddress, NotifyState, Receiver};
 
 /// A fixture's numeric knob from the environment (`Some(1)` for a flag set to anything
 /// that is not a number).
@@ -488,8 +488,8 @@ pub fn fill_queue(receiver: &Receiver) -> usize {
 
 /// `CLOCK_MONOTONIC` now, in µs, as `MONOTONIC_USEC=` carries it.
 pub fn monotonic_usec() -> u64 {
-    match State::monotonic_now() {
-        State::MonotonicUsec(usec) => usec,
+    match NotifyState::monotonic_now() {
+        NotifyState::MonotonicUsec(usec) => usec,
         _ => unreachable!("monotonic_now gives MonotonicUsec"),
     }
 }

@@ -2,11 +2,11 @@
 //! main that sends `READY=1` with `sd_notify_core::notify` and then idles (no signal
 //! handling: SIGTERM ends it with the default action).
 
-use sd_notify_core::State;
+use sd_notify_core::NotifyState;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    if let Err(e) = sd_notify_core::notify(&[State::Ready]) {
+    if let Err(e) = sd_notify_core::notify(&[NotifyState::Ready]) {
         eprintln!("bench-baseline-async: READY=1: {e}");
     }
     std::future::pending::<()>().await;

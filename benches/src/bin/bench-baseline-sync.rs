@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
-use sd_notify_core::State;
+use sd_notify_core::NotifyState;
 
 fn main() {
-    if let Err(e) = sd_notify_core::notify(&[State::Ready]) {
+    if let Err(e) = sd_notify_core::notify(&[NotifyState::Ready]) {
         eprintln!("bench-baseline-sync: READY=1: {e}");
     }
     let ms = std::env::var("BENCH_LOOP_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(100);

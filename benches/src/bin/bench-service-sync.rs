@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 
 #[sd_service]
-fn main(service: Service) {
+fn main(service: ServiceHandle) {
     #[ready]
     let period = loop_period();
     while !service.is_stopping() {

@@ -1,4 +1,4 @@
-//! [`Service`], the handle `#[sd_service]` gives `main`, and its two futures.
+//! [`ServiceHandle`], the handle `#[sd_service]` gives `main`, and its two futures.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,7 +11,7 @@ use super::state::{self, PINGS_TIED, RELOAD_WAITERS, SHUTDOWN_WAITERS, UNHEALTHY
 use super::{outbox, reload};
 use crate::Error;
 use crate::message::{MAX_MESSAGE_LEN, Message};
-use crate::state::State;
+use crate::state::NotifyState;
 use crate::sys::signal;
 
 /// The handle `#[sd_service]` gives `main` (take it as `main`'s one parameter): shutdown,
@@ -24,7 +24,7 @@ use crate::sys::signal;
 /// A sync worker loop: `is_stopping` is the non-blocking check, and `heartbeat` ties the
 /// watchdog pings to the loop's progress, so a stuck loop stops the pings.
 /// ```
-/// fn work_loop(service: sd_notify_core::Service) {
+/// fn work_loop(service: sd_notify_core::ServiceHandle) {
 ///     while !service.is_stopping() {
 ///         service.heartbeat();
 ///         // take a job, do it ...
@@ -34,24 +34,24 @@ use crate::sys::signal;
 /// ```
 /// An async server: select on the shutdown future.
 /// ```
-/// async fn serve(service: sd_notify_core::Service) {
+/// async fn serve(service: sd_notify_core::ServiceHandle) {
 ///     let shutdown = service.shutdown();
 ///     // tokio::select! { _ = shutdown => {}, _ = accept_loop() => {} }
 ///     # drop(shutdown);
 /// }
 /// ```
 #[derive(Debug, Clone, Copy)]
-pub struct Service {
+pub struct ServiceHandle {
     _private: (),
 }
 
-impl Service {
-    /// `true` once SIGTERM or SIGINT arrived (or [`Service::stop`] was called): the
+impl ServiceHandle {
+    /// `true` once SIGTERM or SIGINT arrived (or [`ServiceHandle::stop`] was called): the
     /// non-blocking check for sync loops. It only answers; the watchdog is fed by
-    /// [`Service::heartbeat`].
+    /// [`ServiceHandle::heartbeat`].
     ///
     /// ```
-    /// let service = sd_notify_core::Service::current();
+    /// let service = sd_notify_core::ServiceHandle::current();
     /// assert!(!service.is_stopping());
     /// ```
     pub fn is_stopping(&self) -> bool {
@@ -59,11 +59,11 @@ impl Service {
     }
 
     /// A future that completes when the service is asked to stop (SIGTERM, SIGINT or
-    /// [`Service::stop`]). `STOPPING=1` is on its way to the manager by then (it never
+    /// [`ServiceHandle::stop`]). `STOPPING=1` is on its way to the manager by then (it never
     /// waits for it). Runtime-agnostic: use it in `tokio::select!` or any executor.
     ///
     /// ```
-    /// # async fn example(service: sd_notify_core::Service) {
+    /// # async fn example(service: sd_notify_core::ServiceHandle) {
     /// service.shutdown().await;
     /// // close listeners, drain connections ...
     /// # }
@@ -73,10 +73,10 @@ impl Service {
     }
 
     /// Asks the service to stop, as SIGTERM would: sends `STOPPING=1` and completes every
-    /// [`Service::shutdown`] future.
+    /// [`ServiceHandle::shutdown`] future.
     ///
     /// ```
-    /// # fn example(service: sd_notify_core::Service) {
+    /// # fn example(service: sd_notify_core::ServiceHandle) {
     /// service.stop();
     /// assert!(service.is_stopping());
     /// # }
@@ -96,14 +96,14 @@ impl Service {
 
     /// A future that completes when a reload was requested (SIGHUP, with the attribute's
     /// `reload` option) and not yet answered. `RELOADING=1` with `MONOTONIC_USEC=` has been
-    /// sent by then; reload, then call [`Service::reload_done`] or [`Service::reload_failed`].
+    /// sent by then; reload, then call [`ServiceHandle::reload_done`] or [`ServiceHandle::reload_failed`].
     ///
     /// Its completion begins a *round*: the answer covers the requests seen until then. A
     /// SIGHUP that comes while you reload is not swallowed by that answer: the next call
     /// completes again at once, and that round is announced to the manager anew.
     ///
     /// ```
-    /// # async fn example(service: sd_notify_core::Service) {
+    /// # async fn example(service: sd_notify_core::ServiceHandle) {
     /// # fn reread_config() -> Result<(), std::io::Error> { Ok(()) }
     /// loop {
     ///     service.reload_requested().await;
@@ -119,10 +119,10 @@ impl Service {
     }
 
     /// `true` when a reload was requested and not yet answered (the sync form of
-    /// [`Service::reload_requested`]; `true` begins a round in the same way).
+    /// [`ServiceHandle::reload_requested`]; `true` begins a round in the same way).
     ///
     /// ```
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// if service.reload_pending() {
     ///     // reload, then service.reload_done()
     /// }
@@ -136,7 +136,7 @@ impl Service {
     /// which case nothing is sent (a stray call can never announce readiness early).
     ///
     /// ```
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// let answered = service.reload_done();
     /// assert!(!answered); // no SIGHUP came
     /// ```
@@ -147,10 +147,10 @@ impl Service {
 
     /// Ends a reload that failed: `READY=1` with `STATUS=Reload failed: <error>` (sanitised,
     /// first line). The service goes on with its old configuration, and the manager's reload
-    /// job completes instead of hanging until its timeout. Returns as [`Service::reload_done`].
+    /// job completes instead of hanging until its timeout. Returns as [`ServiceHandle::reload_done`].
     ///
     /// ```
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// service.reload_failed("config.toml line 3: unknown key");
     /// ```
     pub fn reload_failed(&self, error: impl std::fmt::Display) -> bool {
@@ -166,19 +166,19 @@ impl Service {
     /// is sent. A manager that does not read is no error: the status waits in the outbox.
     ///
     /// ```
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// service.set_status("warming caches")?;
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
     pub fn set_status(&self, status: &str) -> Result<(), Error> {
-        outbox::send(Message::from_states(&[State::Status(status)])?, "STATUS");
+        outbox::send(Message::from_states(&[NotifyState::Status(status)])?, "STATUS");
         Ok(())
     }
 
     /// The watchdog interval the manager asked for, if any (pings go out at half of it).
     ///
     /// ```
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// if let Some(interval) = service.watchdog() {
     ///     println!("watchdog every {interval:?}");
     /// }
@@ -197,7 +197,7 @@ impl Service {
     /// pings whenever its future is polled.
     ///
     /// ```
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// loop {
     ///     service.heartbeat();
     ///     // one unit of work ...
@@ -209,14 +209,14 @@ impl Service {
         ping_if_due();
     }
 
-    /// Marks the service unhealthy: no watchdog ping goes out until [`Service::mark_healthy`],
+    /// Marks the service unhealthy: no watchdog ping goes out until [`ServiceHandle::mark_healthy`],
     /// so the manager's watchdog fires after `WatchdogSec=` (restarting the service under
     /// `Restart=on-watchdog`/`on-failure`) unless health comes back first. For the health of
     /// parts that `main`'s progress does not show: a background task that hangs, a lost
     /// upstream, a pool that stays exhausted.
     ///
     /// ```
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// service.mark_unhealthy();
     /// assert!(!service.is_healthy());
     /// service.mark_healthy();
@@ -225,10 +225,10 @@ impl Service {
         UNHEALTHY.store(true, Ordering::SeqCst);
     }
 
-    /// Ends [`Service::mark_unhealthy`]: pings go out again.
+    /// Ends [`ServiceHandle::mark_unhealthy`]: pings go out again.
     ///
     /// ```
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// service.mark_healthy();
     /// assert!(service.is_healthy());
     /// ```
@@ -239,7 +239,7 @@ impl Service {
     /// Whether the service is healthy (not marked unhealthy).
     ///
     /// ```
-    /// assert!(sd_notify_core::Service::current().is_healthy());
+    /// assert!(sd_notify_core::ServiceHandle::current().is_healthy());
     /// ```
     pub fn is_healthy(&self) -> bool {
         !UNHEALTHY.load(Ordering::SeqCst)
@@ -251,20 +251,20 @@ impl Service {
     /// the journal says why, instead of the service exiting with a generic failure.
     ///
     /// ```no_run
-    /// # let service = sd_notify_core::Service::current();
+    /// # let service = sd_notify_core::ServiceHandle::current();
     /// service.trigger_watchdog();
     /// ```
     pub fn trigger_watchdog(&self) {
-        outbox::send_states(&[State::WatchdogTrigger], "WATCHDOG=trigger");
+        outbox::send_states(&[NotifyState::WatchdogTrigger], "WATCHDOG=trigger");
     }
 
     /// The handle, for code that was not given it (any code of the process may use it).
     ///
     /// ```
-    /// let service = sd_notify_core::Service::current();
+    /// let service = sd_notify_core::ServiceHandle::current();
     /// ```
-    pub fn current() -> Service {
-        Service { _private: () }
+    pub fn current() -> ServiceHandle {
+        ServiceHandle { _private: () }
     }
 }
 
@@ -272,7 +272,7 @@ impl Service {
 pub(super) fn watchdog_message() -> Message {
     let mut m = Message::new();
     // Cannot fail: a constant, valid state in an empty message.
-    let _ = m.push(State::Watchdog);
+    let _ = m.push(NotifyState::Watchdog);
     m
 }
 
@@ -285,10 +285,10 @@ pub(super) fn ping_if_due() {
 
 const _: () = assert!(super::run::MAX_REPORTED_MESSAGE < MAX_MESSAGE_LEN / 2);
 
-/// The future of [`Service::shutdown`].
+/// The future of [`ServiceHandle::shutdown`].
 ///
 /// ```
-/// # async fn example(service: sd_notify_core::Service) {
+/// # async fn example(service: sd_notify_core::ServiceHandle) {
 /// let shutdown: sd_notify_core::Shutdown = service.shutdown();
 /// shutdown.await;
 /// # }
@@ -306,10 +306,10 @@ impl Future for Shutdown {
     }
 }
 
-/// The future of [`Service::reload_requested`].
+/// The future of [`ServiceHandle::reload_requested`].
 ///
 /// ```
-/// # async fn example(service: sd_notify_core::Service) {
+/// # async fn example(service: sd_notify_core::ServiceHandle) {
 /// let reload: sd_notify_core::ReloadRequested = service.reload_requested();
 /// reload.await;
 /// # }

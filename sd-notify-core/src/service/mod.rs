@@ -1,7 +1,7 @@
 //! The run time behind `#[sd_service]`: signals, readiness, watchdog, reload, exit report.
 //!
 //! One service runs at a time in a process, since signals are per process: the state is
-//! process-global ([`state`]) and [`Service`] is a zero-sized handle to it. How the pieces
+//! process-global ([`state`]) and [`ServiceHandle`] is a zero-sized handle to it. How the pieces
 //! fit, one file each:
 //! - **Signals** (`sys::signal`). SIGTERM/SIGINT (and SIGHUP with `reload`) get handlers that
 //!   send the pre-encoded `STOPPING=1` (or `RELOADING=1` + `MONOTONIC_USEC=`) themselves, at
@@ -12,11 +12,11 @@
 //!   for the service thread.
 //! - **The service thread** ([`thread`]) sleeps on the signal pipe, the watchdog timer (only
 //!   when the manager asked for one) and, while the outbox holds something, the socket. It
-//!   wakes the futures of [`Service::shutdown`] and [`Service::reload_requested`], resends,
+//!   wakes the futures of [`ServiceHandle::shutdown`] and [`ServiceHandle::reload_requested`], resends,
 //!   and pings or marks a ping due.
 //! - **The watchdog** is tied to the progress of `main` where the attribute can see it: an
 //!   async body pings when its future is polled ([`supervise`]); a sync body once it calls
-//!   [`Service::heartbeat`]. Until then the service thread pings by itself.
+//!   [`ServiceHandle::heartbeat`]. Until then the service thread pings by itself.
 //! - **The start and the end** ([`run`]): set-up before the runtime's threads exist, and
 //!   the exit report, all of it bounded by [`EXIT_BARRIER_TIMEOUT`].
 
@@ -31,7 +31,7 @@ mod thread;
 
 use std::time::Duration;
 
-pub use handle::{ReloadRequested, Service, Shutdown};
+pub use handle::{ReloadRequested, ServiceHandle, Shutdown};
 pub use report::{
     Failure, Probe, ViaDebug, ViaDisplay, ViaDynError, ViaDynErrorSend, ViaDynErrorSendSync, ViaError,
     ViaNoError, ViaResult, Wrap,
@@ -71,7 +71,7 @@ pub struct Config {
     pub stopping: Option<&'static str>,
     /// Handle SIGHUP as a reload request.
     pub reload: bool,
-    /// `main` takes a [`Service`] and so handles shutdown itself.
+    /// `main` takes a [`ServiceHandle`] and so handles shutdown itself.
     pub takes_handle: bool,
     /// The body has a `#[ready]` marker (otherwise READY is sent at start).
     pub ready_marker: bool,
@@ -79,6 +79,6 @@ pub struct Config {
 
 /// The handle the generated code passes to the body.
 #[doc(hidden)]
-pub fn handle() -> Service {
-    Service::current()
+pub fn handle() -> ServiceHandle {
+    ServiceHandle::current()
 }

@@ -16,7 +16,7 @@ use std::time::Instant;
 use super::state;
 use crate::message::Message;
 use crate::notifier::Notifier;
-use crate::state::State;
+use crate::state::NotifyState;
 use crate::sys::signal;
 use crate::{Error, default_notifier};
 
@@ -34,7 +34,7 @@ fn notifier() -> Option<&'static Notifier> {
 }
 
 /// Sends `states` as one message without waiting; see [`send`].
-pub(super) fn send_states(states: &[State<'_>], what: &str) {
+pub(super) fn send_states(states: &[NotifyState<'_>], what: &str) {
     match Message::from_states(states) {
         Ok(msg) => send(msg, what),
         Err(e) => eprintln!("sd_service: {what} not sent: {e}"),

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 
 use super::{outbox, state};
-use crate::state::State;
+use crate::state::NotifyState;
 use crate::sys::signal;
 
 #[derive(Debug, Default)]
@@ -44,7 +44,7 @@ pub(super) fn begin_round() -> bool {
     }
     r.round = Some(seen);
     if std::mem::take(&mut r.announce) {
-        outbox::send_states(&State::reloading_now(), "RELOADING=1");
+        outbox::send_states(&NotifyState::reloading_now(), "RELOADING=1");
     }
     true
 }
@@ -64,8 +64,10 @@ pub(super) fn answer(status: Option<&str>) -> bool {
     r.answered = covers;
     if state::READY_SENT.load(Ordering::SeqCst) {
         match status {
-            Some(s) => outbox::send_states(&[State::Ready, State::Status(s)], "READY=1 (reload done)"),
-            None => outbox::send_states(&[State::Ready], "READY=1 (reload done)"),
+            Some(s) => {
+                outbox::send_states(&[NotifyState::Ready, NotifyState::Status(s)], "READY=1 (reload done)")
+            }
+            None => outbox::send_states(&[NotifyState::Ready], "READY=1 (reload done)"),
         }
     }
     // Read after the answer went out: a SIGHUP whose RELOADING=1 the manager saw before this

@@ -160,13 +160,13 @@ impl<E: Debug> ViaDebug for Wrap<'_, E> {
 macro_rules! __sd_failure_of {
     ($result:expr) => {{
         #[allow(unused_imports)]
-        use $crate::__private::{
+        use $crate::__private_0_1::{
             ViaDebug as _, ViaDisplay as _, ViaDynError as _, ViaDynErrorSend as _, ViaDynErrorSendSync as _,
             ViaError as _, ViaNoError as _, ViaResult as _,
         };
-        match (&&$crate::__private::Probe($result)).main_error() {
+        match (&&$crate::__private_0_1::Probe($result)).main_error() {
             ::core::option::Option::Some(error) => {
-                ::core::option::Option::Some((&&&&&&$crate::__private::Wrap(error)).failure())
+                ::core::option::Option::Some((&&&&&&$crate::__private_0_1::Wrap(error)).failure())
             }
             ::core::option::Option::None => ::core::option::Option::None,
         }

@@ -10,11 +10,12 @@ use std::time::Instant;
 use super::state::{self, READY_SENT, Runtime};
 use super::thread::{self, OnStop, Serve};
 use super::{
-    Config, EXIT_BARRIER_TIMEOUT, Failure, MIN_WATCHDOG_PING_INTERVAL, Service, Supervised, handle, outbox,
+    Config, EXIT_BARRIER_TIMEOUT, Failure, MIN_WATCHDOG_PING_INTERVAL, ServiceHandle, Supervised, handle,
+    outbox,
 };
 use crate::Error;
 use crate::message::{Message, sanitize_status};
-use crate::state::State;
+use crate::state::NotifyState;
 use crate::sys::{self, signal};
 
 /// The status shown while stopping when the attribute gives none.
@@ -27,7 +28,7 @@ pub(super) const MAX_REPORTED_MESSAGE: usize = 1024;
 #[doc(hidden)]
 pub fn run_sync<R: Termination>(
     config: &'static Config,
-    body: impl FnOnce(Service) -> R,
+    body: impl FnOnce(ServiceHandle) -> R,
     describe: impl FnOnce(&R) -> Option<Failure>,
 ) -> ExitCode {
     // Without the handle nothing tells the body to stop: the service thread ends the process.
@@ -67,8 +68,8 @@ pub fn ready() {
         _ => None,
     };
     match status {
-        Some(s) => outbox::send_states(&[State::Ready, State::Status(s)], "READY=1"),
-        None => outbox::send_states(&[State::Ready], "READY=1"),
+        Some(s) => outbox::send_states(&[NotifyState::Ready, NotifyState::Status(s)], "READY=1"),
+        None => outbox::send_states(&[NotifyState::Ready], "READY=1"),
     }
 }
 
@@ -90,9 +91,9 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
         None
     });
     let stopping_status = config.stopping.unwrap_or(DEFAULT_STOPPING);
-    let stopping = Message::from_states(&[State::Stopping, State::Status(stopping_status)])
+    let stopping = Message::from_states(&[NotifyState::Stopping, NotifyState::Status(stopping_status)])
         // Only an invalid literal can fail, and the attribute rejects those at compile time.
-        .or_else(|_| Message::from_states(&[State::Stopping]))
+        .or_else(|_| Message::from_states(&[NotifyState::Stopping]))
         .unwrap_or_default();
     let runtime = Runtime { config, watchdog, stopping: leak_once(config, stopping), pid: sys::getpid() };
     if let Err(running) = state::begin(runtime) {
@@ -132,7 +133,7 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
         }
     }
     if let Some(starting) = config.starting {
-        outbox::send_states(&[State::Status(starting)], "STATUS");
+        outbox::send_states(&[NotifyState::Status(starting)], "STATUS");
     }
     if !config.ready_marker {
         ready();
@@ -248,14 +249,14 @@ fn failure_message(failure: &Failure, exit_status: Option<u8>) -> Option<Message
     let text = status_text(&failure.message);
     let mut states = Vec::with_capacity(4);
     if !signal::mark_stopping_sent() {
-        states.push(State::Stopping);
+        states.push(NotifyState::Stopping);
     }
-    states.push(State::Status(&text));
+    states.push(NotifyState::Status(&text));
     if let Some(errno) = failure.errno.filter(|n| (0..=4095).contains(n)) {
-        states.push(State::Errno(errno));
+        states.push(NotifyState::Errno(errno));
     }
     if let Some(n) = exit_status.filter(|&n| n != 0) {
-        states.push(State::ExitStatus(n));
+        states.push(NotifyState::ExitStatus(n));
     }
     Message::from_states(&states)
         .map_err(|e| eprintln!("sd_service: the failure could not be reported: {e}"))

@@ -25,7 +25,7 @@ pub(super) struct Runtime {
 
 static CURRENT: Mutex<Option<Runtime>> = Mutex::new(None);
 
-/// A stop asked for by [`Service::stop`](super::Service::stop) (signals are counted by the
+/// A stop asked for by [`ServiceHandle::stop`](super::ServiceHandle::stop) (signals are counted by the
 /// handlers).
 pub(super) static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
 pub(super) static READY_SENT: AtomicBool = AtomicBool::new(false);

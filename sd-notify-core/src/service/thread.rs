@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::handle::{pings_untied, watchdog_message};
 use super::state::{self, RELOAD_WAITERS, SHUTDOWN_WAITERS, UNHEALTHY, WATCHDOG_DUE};
 use super::{MIN_WATCHDOG_PING_INTERVAL, outbox, run};
-use crate::state::State;
+use crate::state::NotifyState;
 use crate::sys::{self, signal};
 
 /// Set to end the thread (the service returned).
@@ -90,7 +90,7 @@ fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve)
             }
         }
         if signal::take_failed_reloading_sends() > 0 {
-            outbox::send_states(&State::reloading_now(), "RELOADING=1");
+            outbox::send_states(&NotifyState::reloading_now(), "RELOADING=1");
         }
         let reloads = signal::reload_signals();
         if reloads != reloads_seen {

@@ -10,7 +10,7 @@ use sd_notify_tests::knob;
 struct Guard;
 impl Drop for Guard {
     fn drop(&mut self) {
-        let dropped = sd_notify_core::State::Extension { key: "X_BODY", value: "dropped" };
+        let dropped = sd_notify_core::NotifyState::Extension { key: "X_BODY", value: "dropped" };
         if let Err(e) = sd_notify_core::notify(&[dropped]) {
             eprintln!("fixture: {e}");
         }

@@ -6,17 +6,17 @@
 //! duration), `EXTEND_MS` (during init, ask the manager for this much more time every
 //! second with `EXTEND_TIMEOUT_USEC=`), `INJECT` (during init, try to put this untrusted text
 //! into STATUS: the strict API refuses it, then it is sent sanitised), `STOP_AFTER_MS` (after
-//! READY, another thread asks the service to stop with `Service::stop`, no signal).
+//! READY, another thread asks the service to stop with `ServiceHandle::stop`, no signal).
 
 use std::io;
 use std::time::Duration;
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 use sd_notify_tests::knob;
 
 #[sd_service(starting = "Starting", running = "Running", stopping = "Stopping", reload)]
 #[tokio::main(flavor = "current_thread")]
-async fn main(service: Service) -> Result<(), io::Error> {
+async fn main(service: ServiceHandle) -> Result<(), io::Error> {
     #[ready]
     init().await?;
     if knob("PANIC").is_some() {
@@ -25,7 +25,7 @@ async fn main(service: Service) -> Result<(), io::Error> {
     if let Some(ms) = knob("STOP_AFTER_MS") {
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(ms));
-            Service::current().stop();
+            ServiceHandle::current().stop();
         });
     }
     if let Some(ms) = knob("BLOCK_MS") {
@@ -56,16 +56,16 @@ async fn init() -> Result<(), io::Error> {
         }
         // ... and shown harmlessly once sanitised.
         let shown = format!("user said: {}", sd_notify_core::sanitize_status(&untrusted));
-        Service::current().set_status(&shown).map_err(io::Error::from)?;
+        ServiceHandle::current().set_status(&shown).map_err(io::Error::from)?;
     }
     let init = Duration::from_millis(knob("INIT_MS").unwrap_or(0));
     match knob("EXTEND_MS") {
         Some(extend) => {
             let started = std::time::Instant::now();
             while started.elapsed() < init {
-                sd_notify_core::notify(&[sd_notify_core::State::extend_timeout(Duration::from_millis(
-                    extend,
-                ))])
+                sd_notify_core::notify(&[sd_notify_core::NotifyState::extend_timeout(
+                    Duration::from_millis(extend),
+                )])
                 .map_err(io::Error::from)?;
                 tokio::time::sleep(Duration::from_secs(1).min(init.saturating_sub(started.elapsed()))).await;
             }

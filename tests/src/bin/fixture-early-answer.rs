@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use sd_notify_core::{Service, State, notify, sd_service};
+use sd_notify_core::{NotifyState, ServiceHandle, notify, sd_service};
 use sd_notify_tests::knob;
 
 #[sd_service(running = "Running", reload)]
-fn main(service: Service) {
+fn main(service: ServiceHandle) {
     answer(service, "X_EARLY_DONE", "X_EARLY_FAILED");
     #[ready]
     std::thread::sleep(Duration::from_millis(knob("INIT_MS").unwrap_or(300)));
@@ -19,12 +19,12 @@ fn main(service: Service) {
     }
 }
 
-fn answer(service: Service, done_key: &'static str, failed_key: &'static str) {
+fn answer(service: ServiceHandle, done_key: &'static str, failed_key: &'static str) {
     let done = format!("{:?}", service.reload_done());
     let failed = format!("{:?}", service.reload_failed("nothing to reload"));
     let states = [
-        State::Extension { key: done_key, value: &done },
-        State::Extension { key: failed_key, value: &failed },
+        NotifyState::Extension { key: done_key, value: &done },
+        NotifyState::Extension { key: failed_key, value: &failed },
     ];
     if let Err(e) = notify(&states) {
         eprintln!("fixture: {e}");

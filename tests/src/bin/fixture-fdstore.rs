@@ -17,11 +17,11 @@ use std::net::TcpListener;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use sd_notify_core::{Message, Service, State, listen_fds_with_names, sd_service, send_with_fds};
+use sd_notify_core::{Message, NotifyState, ServiceHandle, listen_fds_with_names, sd_service, send_with_fds};
 use sd_notify_tests::knob;
 
 #[sd_service]
-fn main(service: Service) -> io::Result<()> {
+fn main(service: ServiceHandle) -> io::Result<()> {
     #[ready]
     let (start, _state, _listener) = take_or_store()?;
     if let (Some(ms), 1) = (knob("CRASH_MS"), start) {
@@ -78,12 +78,13 @@ fn take_or_store() -> io::Result<(u64, File, TcpListener)> {
     state.write_all(line.as_bytes())?;
     let status = format!("fd store: {state_origin}: {line}; {listener_origin}: {}", listener.local_addr()?);
     println!("fixture-fdstore: pid {}: {status}", std::process::id());
-    Service::current().set_status(&status).map_err(io::Error::other)?;
+    ServiceHandle::current().set_status(&status).map_err(io::Error::other)?;
     Ok((start, state, listener))
 }
 
 fn store(fd: &impl AsFd, name: &str) -> io::Result<()> {
-    let msg = Message::from_states(&[State::FdStore, State::FdName(name)]).map_err(io::Error::other)?;
+    let msg =
+        Message::from_states(&[NotifyState::FdStore, NotifyState::FdName(name)]).map_err(io::Error::other)?;
     send_with_fds(&msg, &[fd.as_fd()]).map_err(io::Error::other)
 }
 

@@ -5,11 +5,11 @@
 
 use std::time::Duration;
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 use sd_notify_tests::knob;
 
 #[sd_service(reload)]
-fn main(service: Service) {
+fn main(service: ServiceHandle) {
     #[ready]
     let children: Vec<libc::pid_t> = (0..knob("FORKS").unwrap_or(1)).map(|_| fork_sleeper()).collect();
     for child in &children {

@@ -6,10 +6,10 @@
 use std::io::BufRead;
 use std::time::Duration;
 
-use sd_notify_core::{Service, State, notify, sd_service};
+use sd_notify_core::{NotifyState, ServiceHandle, notify, sd_service};
 
 #[sd_service]
-fn main(service: Service) {
+fn main(service: ServiceHandle) {
     std::thread::spawn(move || {
         for command in std::io::stdin().lock().lines().map_while(Result::ok) {
             match command.as_str() {
@@ -23,8 +23,8 @@ fn main(service: Service) {
             }
             let healthy = service.is_healthy().to_string();
             let states = [
-                State::Extension { key: "X_DONE", value: &command },
-                State::Extension { key: "X_HEALTHY", value: &healthy },
+                NotifyState::Extension { key: "X_DONE", value: &command },
+                NotifyState::Extension { key: "X_HEALTHY", value: &healthy },
             ];
             if let Err(e) = notify(&states) {
                 eprintln!("fixture-health: {e}");

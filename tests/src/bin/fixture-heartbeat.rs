@@ -4,17 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use sd_notify_core::{Service, State, notify, sd_service};
+use sd_notify_core::{NotifyState, ServiceHandle, notify, sd_service};
 use sd_notify_tests::knob;
 
 #[sd_service]
-fn main(service: Service) {
+fn main(service: ServiceHandle) {
     let beating = Instant::now();
     while beating.elapsed() < Duration::from_millis(knob("HEARTBEAT_MS").unwrap_or(1000)) {
         service.heartbeat();
         std::thread::sleep(Duration::from_millis(10));
     }
-    if let Err(e) = notify(&[State::Extension { key: "X_STALLED", value: "1" }]) {
+    if let Err(e) = notify(&[NotifyState::Extension { key: "X_STALLED", value: "1" }]) {
         eprintln!("fixture: {e}");
     }
     while !service.is_stopping() {

@@ -7,7 +7,7 @@
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use sd_notify_core::{State, barrier, notify};
+use sd_notify_core::{NotifyState, barrier, notify};
 
 fn main() -> ExitCode {
     let spec = std::env::var("MAINPID_CHILD").unwrap_or_else(|_| "sleep 300".to_owned());
@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let me = std::process::id();
     let child_pid = child.id();
     let status = format!("main pid handed over from {me} to {child_pid}");
-    if let Err(e) = notify(&[State::Ready, State::MainPid(child_pid), State::Status(&status)]) {
+    if let Err(e) =
+        notify(&[NotifyState::Ready, NotifyState::MainPid(child_pid), NotifyState::Status(&status)])
+    {
         eprintln!("fixture-mainpid: notify failed: {e}");
         return ExitCode::FAILURE;
     }

@@ -6,12 +6,12 @@
 
 use std::time::{Duration, Instant};
 
-use sd_notify_core::{Service, State, notify, sd_service};
+use sd_notify_core::{NotifyState, ServiceHandle, notify, sd_service};
 use sd_notify_tests::{knob, mark};
 
 #[sd_service(running = "Running", reload)]
 #[tokio::main(flavor = "current_thread")]
-async fn main(service: Service) {
+async fn main(service: ServiceHandle) {
     let mut reloads = 0;
     loop {
         tokio::select! {
@@ -34,7 +34,7 @@ async fn main(service: Service) {
         }
     }
     let reloads = reloads.to_string();
-    if let Err(e) = notify(&[State::Extension { key: "X_RELOADS", value: &reloads }]) {
+    if let Err(e) = notify(&[NotifyState::Extension { key: "X_RELOADS", value: &reloads }]) {
         eprintln!("fixture: {e}");
     }
 }

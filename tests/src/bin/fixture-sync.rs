@@ -6,11 +6,11 @@
 use std::io;
 use std::time::Duration;
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 use sd_notify_tests::knob;
 
 #[sd_service(running = "Working")]
-fn main(service: Service) -> Result<(), io::Error> {
+fn main(service: ServiceHandle) -> Result<(), io::Error> {
     #[ready]
     init()?;
     if knob("PANIC").is_some() {
@@ -50,9 +50,9 @@ fn report_child_signal_masks() -> Result<(), io::Error> {
     };
     let (blocked, ignored, caught) = (mask("SigBlk:"), mask("SigIgn:"), mask("SigCgt:"));
     sd_notify_core::notify(&[
-        sd_notify_core::State::Extension { key: "X_SIGBLK", value: &blocked },
-        sd_notify_core::State::Extension { key: "X_SIGIGN", value: &ignored },
-        sd_notify_core::State::Extension { key: "X_SIGCGT", value: &caught },
+        sd_notify_core::NotifyState::Extension { key: "X_SIGBLK", value: &blocked },
+        sd_notify_core::NotifyState::Extension { key: "X_SIGIGN", value: &ignored },
+        sd_notify_core::NotifyState::Extension { key: "X_SIGCGT", value: &caught },
     ])
     .map_err(io::Error::from)
 }

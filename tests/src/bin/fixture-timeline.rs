@@ -8,7 +8,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 use sd_notify_tests::{knob, mark};
 
 fn main() -> ExitCode {
@@ -18,7 +18,7 @@ fn main() -> ExitCode {
 
 #[sd_service(starting = "Starting", running = "Running", stopping = "Stopping")]
 #[tokio::main(flavor = "current_thread")]
-async fn run(service: Service) {
+async fn run(service: ServiceHandle) {
     #[ready]
     tokio::time::sleep(Duration::from_millis(knob("INIT_MS").unwrap_or(0))).await;
     mark("ready");

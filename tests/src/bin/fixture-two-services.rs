@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use sd_notify_core::{Service, State, notify, sd_service};
+use sd_notify_core::{NotifyState, ServiceHandle, notify, sd_service};
 use sd_notify_tests::knob;
 
 fn main() -> ExitCode {
@@ -19,13 +19,13 @@ fn main() -> ExitCode {
 }
 
 fn send(key: &'static str, value: &str) {
-    if let Err(e) = notify(&[State::Extension { key, value }]) {
+    if let Err(e) = notify(&[NotifyState::Extension { key, value }]) {
         eprintln!("fixture: {e}");
     }
 }
 
 #[sd_service(running = "first running", stopping = "first stopping")]
-fn first(service: Service) {
+fn first(service: ServiceHandle) {
     if knob("NESTED").is_some() {
         let code = inner();
         send("X_INNER_FAILED", &(code == ExitCode::FAILURE).to_string());
@@ -42,7 +42,7 @@ fn inner() {
 
 #[sd_service(running = "second running", stopping = "second stopping", reload)]
 #[tokio::main(flavor = "current_thread")]
-async fn second(service: Service) {
+async fn second(service: ServiceHandle) {
     loop {
         tokio::select! {
             () = service.shutdown() => break,

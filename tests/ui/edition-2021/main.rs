@@ -7,10 +7,10 @@
 
 use std::process::ExitCode;
 
-use sd::{Service, sd_service};
+use sd::{ServiceHandle, sd_service};
 
 #[sd_service(crate = "sd", starting = "starting", running = "running", stopping = "stopping", reload)]
-fn sync_service(service: Service) -> Result<(), std::io::Error> {
+fn sync_service(service: ServiceHandle) -> Result<(), std::io::Error> {
     #[ready]
     let stopping = service.is_stopping();
     assert!(!stopping);

@@ -1,8 +1,8 @@
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 
 #[sd_service]
 #[tokio::main]
-async fn main(service: Service) {
+async fn main(service: ServiceHandle) {
     tokio::select! {
         () = service.shutdown() => {}
         () = tokio::task::yield_now() => {

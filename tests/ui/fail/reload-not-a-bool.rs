@@ -1,4 +1,4 @@
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 
 #[sd_service(reload = "yes")]
-fn main(_service: Service) {}
+fn main(_service: ServiceHandle) {}

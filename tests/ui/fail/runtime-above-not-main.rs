@@ -1,8 +1,8 @@
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 
 #[tokio::main(flavor = "current_thread")]
 #[sd_service]
-async fn serve(service: Service) {
+async fn serve(service: ServiceHandle) {
     service.shutdown().await;
 }
 

@@ -1,10 +1,10 @@
 // The handle's type is checked by rustc, not by how it is written: an alias works.
 #![deny(warnings, unused_qualifications)]
 
-use sd_notify_core::Service as SdService;
+use sd_notify_core::ServiceHandle as SdService;
 use sd_notify_core::sd_service;
 
-type Handle = sd_notify_core::Service;
+type Handle = sd_notify_core::ServiceHandle;
 
 #[sd_service(reload)]
 fn sync_service(service: SdService) {

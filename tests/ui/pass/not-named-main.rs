@@ -4,11 +4,11 @@
 //! A binary whose service fn lives in a module.
 
 mod service {
-    use sd_notify_core::{Service, sd_service};
+    use sd_notify_core::{ServiceHandle, sd_service};
 
     /// Runs the service.
     #[sd_service(running = "running")]
-    pub fn run(service: Service) -> Result<(), std::io::Error> {
+    pub fn run(service: ServiceHandle) -> Result<(), std::io::Error> {
         #[ready]
         let stopping = service.is_stopping();
         assert!(!stopping);

@@ -7,7 +7,7 @@ extern crate sd_notify_core as renamed;
 
 #[renamed::sd_service(crate = "renamed", running = "renamed")]
 #[tokio::main(flavor = "current_thread")]
-async fn main(service: renamed::Service) {
+async fn main(service: renamed::ServiceHandle) {
     #[ready]
     let stopping = service.is_stopping();
     assert!(!stopping);

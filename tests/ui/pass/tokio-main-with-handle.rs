@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sd_notify_core::{Service, sd_service};
+use sd_notify_core::{ServiceHandle, sd_service};
 
 #[derive(Debug)]
 struct ConfigError;
@@ -22,7 +22,7 @@ async fn load() -> Result<Duration, ConfigError> {
 
 #[sd_service(starting = "loading config", running = "serving", stopping = "draining", reload = true)]
 #[tokio::main]
-async fn main(service: Service) -> Result<(), ConfigError> {
+async fn main(service: ServiceHandle) -> Result<(), ConfigError> {
     let tick = load().await?;
     #[ready]
     let mut interval = tokio::time::interval(tick);
