@@ -21,21 +21,46 @@
 //! - **Several states, one datagram.** [`notify`] and [`Message`] join assignments with
 //!   `\n`, nothing else added, so `RELOADING=1` travels with its `MONOTONIC_USEC=`
 //!   ([`NotifyState::reloading_now`]).
-//! - **A cheap hot path.** The process keeps one connected, close-on-exec socket; a
-//!   notification is one `send(2)` and no heap allocation.
+//! - **A cheap hot path.** The process keeps one connected, close-on-exec socket
+//!   ([`Notifier::from_env`]); a notification is one `send(2)` and no heap allocation.
 //! - **Bounded waits.** A full manager queue makes a send fail with [`Error::Timeout`] after
 //!   [`DEFAULT_SEND_TIMEOUT`] instead of blocking the service forever.
 //! - **All addresses.** Filesystem paths, Linux abstract `@names` and `vsock:` forms.
+//!
+//! # One way to do each thing
+//! - **The process-wide notifier** is [`Notifier::from_env`]: `NOTIFY_SOCKET` read once, one
+//!   socket for the life of the process, `Ok(None)` when unsupervised. Every call below that
+//!   does not take a notifier goes through it. [`Notifier::new`] sends to an explicit address
+//!   instead (tests, a relay), with a socket of its own and without touching the environment.
+//! - **Sending** is a [`Notifier`] method: [`notify`](Notifier::notify) (states, encoded in
+//!   place), [`send`](Notifier::send) (a prepared [`Message`]: encode once, send often) and
+//!   [`send_with`](Notifier::send_with), whose [`SendOptions`] add descriptors, a PID to
+//!   send on behalf of, or both; [`barrier`](Notifier::barrier) and
+//!   [`barrier_on_behalf_of`](Notifier::barrier_on_behalf_of) wait for the manager.
+//! - **Free functions** only for the calls nearly every service makes, which must be a
+//!   silent no-op without systemd: [`notify`] and [`barrier`] (both with nothing to choose),
+//!   and [`status!`] (which formats without allocating, which no function can).
+//! - **`STATUS=`**: [`NotifyState::Status`] in a notify, with the other states of the same
+//!   datagram; [`status!`] for formatted text; [`Message::push_status_fmt`] for formatted
+//!   text in a message of several states; and, under `#[sd_service]`,
+//!   [`ServiceHandle::set_status`], which queues behind the attribute's own messages
+//!   instead of overtaking them.
+//! - **The watchdog**: under `#[sd_service]` the attribute pings ([`ServiceHandle::heartbeat`]
+//!   ties the pings to a loop); by hand, `notify(&[NotifyState::Watchdog])`, or
+//!   [`Notifier::send`] of a prepared message on a hot path.
 //!
 //! # From libsystemd to this crate
 //! | libsystemd | here |
 //! |---|---|
 //! | `sd_notify(0, "READY=1")` | [`notify`]`(&[NotifyState::Ready])` |
-//! | `sd_notifyf(0, "STATUS=%s", x)` | [`status!`]`("{x}")` / [`Message::push_status_fmt`] |
-//! | `sd_pid_notify(pid, 0, …)` | [`send_as`] |
-//! | `sd_pid_notify_with_fds(0, 0, …, fds, n)` | [`send_with_fds`] |
-//! | `sd_notify_barrier(0, timeout)` | [`barrier`] |
-//! | `sd_pid_notify_barrier` | [`Notifier::barrier`] |
+//! | `sd_notifyf(0, "STATUS=%s", x)` | [`status!`]`("{x}")` |
+//! | `sd_pid_notify(pid, 0, …)` | [`Notifier::send_with`]`(&msg, SendOptions::new().on_behalf_of(pid))` |
+//! | `sd_pid_notifyf(pid, 0, …)` | the same, `msg` built with [`Message::push_status_fmt`] |
+//! | `sd_pid_notify_with_fds(pid, 0, …, fds, n)` | [`Notifier::send_with`]`(&msg, SendOptions::new().fds(fds).on_behalf_of(pid))` |
+//! | `sd_pid_notifyf_with_fds(pid, 0, fds, n, …)` | the same, `msg` built with [`Message::push_status_fmt`] |
+//! | `sd_notify_barrier(0, timeout)` | [`barrier`]`(timeout)` |
+//! | `sd_pid_notify_barrier(pid, 0, timeout)` | [`Notifier::barrier_on_behalf_of`]`(pid, timeout)` |
+//! | the socket libsystemd opens per call | [`Notifier::from_env`], one per process |
 //! | `unset_environment = 1` | [`remove_systemd_environment`] (`unsafe`), or `Command::env_remove` |
 //! | `sd_watchdog_enabled(0, &usec)` | [`watchdog_enabled`] |
 //! | `sd_listen_fds(0)` | [`listen_fds`] |
@@ -43,9 +68,10 @@
 //! | `sd_booted()` | [`booted`] |
 //! | the manager's side | [`Receiver`] (tests) |
 //!
-//! The process-wide functions read `NOTIFY_SOCKET` once, at their first call, and keep the
-//! socket for the life of the process. A [`Notifier`] sends to an explicit address instead,
-//! without touching the environment.
+//! `pid` 0 means this process, as in libsystemd. The `Notifier` methods reach the manager
+//! through `if let Some(n) = Notifier::from_env()?`, which also says whether there is one.
+//! `unset_environment` needs no flag on each call: the process-wide notifier keeps the
+//! address it read first, whatever the environment says later.
 //!
 //! # Platforms
 //! Linux has everything. Other Unix systems compile: the functions are no-ops when
@@ -76,9 +102,8 @@ pub use env::{
 };
 pub use error::{AddressError, Error, Rule};
 pub use message::{MAX_MESSAGE_LEN, Message, sanitize_status};
-pub use notifier::{
-    DEFAULT_SEND_TIMEOUT, MAX_FDS, Notifier, barrier, default_notifier, notify, send, send_as, send_with_fds,
-};
+pub(crate) use notifier::default_notifier;
+pub use notifier::{DEFAULT_SEND_TIMEOUT, MAX_FDS, Notifier, SendOptions, barrier, notify};
 #[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
 pub use receiver::{DropReason, Notification, Receiver, split_lines_as_252};
 pub use service::{

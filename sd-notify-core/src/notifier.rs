@@ -38,9 +38,10 @@ pub const MAX_FDS: usize = sys::MAX_FDS;
 /// full queue never blocks the service without bound. `vsock` addresses connect per message,
 /// as the stream kinds require. A `Notifier` is `Send + Sync`: share it between threads.
 ///
-/// Most programs use the process-wide notifier behind [`notify`] and friends; a `Notifier` of
-/// your own serves an explicit address (tests, a supervisor that relays for children) without
-/// touching the environment.
+/// Most programs use the process-wide notifier, [`Notifier::from_env`] (behind [`notify`],
+/// [`barrier`] and [`status!`](crate::status!)); a `Notifier` of your own, from
+/// [`Notifier::new`], serves an explicit address (tests, a supervisor that relays for
+/// children) without touching the environment.
 ///
 /// # Examples
 /// ```
@@ -131,20 +132,43 @@ impl Notifier {
         Ok(Notifier { address, target, timeout_usec: AtomicU64::new(duration_usec(DEFAULT_SEND_TIMEOUT)) })
     }
 
-    /// A notifier for `NOTIFY_SOCKET`; `Ok(None)` when it is unset (not supervised).
+    /// The process-wide notifier, for `NOTIFY_SOCKET`: `Ok(None)` when the variable is unset
+    /// (not supervised). The variable is read once, at the first call (of this or of
+    /// [`notify`], [`barrier`], [`status!`](crate::status!)); every later call returns the
+    /// same notifier, so the process has one socket to the manager, and later changes to the
+    /// environment (such as [`remove_systemd_environment`](crate::remove_systemd_environment),
+    /// so that children do not inherit it) change nothing. For a notifier of its own, with a
+    /// socket of its own, use [`Notifier::new`] with [`NotifyAddress::from_env`].
     ///
     /// # Errors
-    /// [`Error::Address`] for a set but invalid value.
+    /// [`Error::Address`] when `NOTIFY_SOCKET` was set to an invalid value (every call).
     ///
     /// ```
-    /// # use sd_notify_core::Notifier;
+    /// # use sd_notify_core::{Message, Notifier, NotifyState};
     /// if let Some(notifier) = Notifier::from_env()? {
-    ///     notifier.notify(&[sd_notify_core::NotifyState::Ready])?;
+    ///     let ping = Message::from_states(&[NotifyState::Watchdog])?; // encode once, send often
+    ///     notifier.send(&ping)?;
     /// }
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    pub fn from_env() -> Result<Option<Self>, Error> {
-        NotifyAddress::from_env()?.map(Notifier::new).transpose()
+    ///
+    /// # References
+    /// [`sd_notify(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
+    pub fn from_env() -> Result<Option<&'static Notifier>, Error> {
+        let slot = PROCESS_WIDE.get_or_init(|| {
+            NotifyAddress::from_env()
+                .map_err(Error::Address)
+                .and_then(|address| address.map(Notifier::new).transpose())
+                .map_err(|e| match e {
+                    Error::Address(a) => a,
+                    // Only an unrepresentable address can fail here; report it as too long.
+                    _ => AddressError::TooLong,
+                })
+        });
+        match slot {
+            Ok(n) => Ok(n.as_ref()),
+            Err(e) => Err(Error::Address(e.clone())),
+        }
     }
 
     /// The address this notifier sends to.
@@ -221,7 +245,8 @@ impl Notifier {
     ///
     /// # Errors
     /// As [`Notifier::notify`]; [`Error::EmptyMessage`] for an empty message and
-    /// [`Error::FdMismatch`] for `FDSTORE=1`/`MAINPIDFD=1` without descriptors.
+    /// [`Error::FdMismatch`] for `FDSTORE=1`/`MAINPIDFD=1`, which need descriptors
+    /// ([`Notifier::send_with`]).
     ///
     /// ```no_run
     /// # use sd_notify_core::{Message, Notifier, NotifyState};
@@ -234,58 +259,48 @@ impl Notifier {
         self.send_checked(msg, &[], None)
     }
 
-    /// Sends a message with file descriptors (`sd_pid_notify_with_fds`): `FDSTORE=1` (with
-    /// `FDNAME=`, `FDPOLL=0`) to store them in the manager, or `MAINPIDFD=1` with a pidfd.
+    /// Sends a prepared message with `options`: file descriptors (SCM_RIGHTS), on behalf of
+    /// another process (SCM_CREDENTIALS), or both, as `sd_pid_notify_with_fds` does. With
+    /// default options it is [`Notifier::send`].
+    ///
+    /// Descriptors go with `FDSTORE=1` (and `FDNAME=`, `FDPOLL=0`) to store them in the
+    /// manager, or with `MAINPIDFD=1` (a pidfd). A claimed PID makes the manager attribute the
+    /// message to that process; the kernel accepts another PID only from a privileged sender,
+    /// and on `EPERM` or `ESRCH` the message is sent once more with our own credentials (and
+    /// the same descriptors), as libsystemd does.
     ///
     /// # Errors
     /// [`Error::TooManyFds`] beyond [`MAX_FDS`]; [`Error::FdMismatch`] when descriptors come
-    /// without `FDSTORE=1`/`MAINPIDFD=1` or those come without descriptors; others as
-    /// [`Notifier::notify`]. [`Error::NeedsUnixSocket`] for vsock addresses.
+    /// without `FDSTORE=1`/`MAINPIDFD=1` or those come without descriptors;
+    /// [`Error::NeedsUnixSocket`] for descriptors or another PID over vsock; others as
+    /// [`Notifier::notify`].
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Notifier, Receiver, NotifyState};
+    /// # use sd_notify_core::{Message, Notifier, NotifyState, Receiver, SendOptions};
     /// # use std::{os::fd::AsFd, time::Duration};
     /// # let receiver = Receiver::bind_unique_abstract()?;
     /// # let notifier = Notifier::new(receiver.address().clone())?;
     /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     /// let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("http")])?;
-    /// notifier.send_with_fds(&msg, &[listener.as_fd()])?;
+    /// notifier.send_with(&msg, SendOptions::new().fds(&[listener.as_fd()]))?;
     /// assert_eq!(receiver.recv_timeout(Duration::from_secs(5))?.fds().len(), 1);
+    ///
+    /// // A supervisor relaying for its child (claiming its PID needs privileges; without
+    /// // them the message goes out under our own):
+    /// # let child = std::process::id();
+    /// let ready = Message::from_states(&[NotifyState::Ready])?;
+    /// notifier.send_with(&ready, SendOptions::new().on_behalf_of(child))?;
+    /// # assert_eq!(receiver.recv_timeout(Duration::from_secs(5))?.pid(), Some(child));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # References
     /// [`sd_pid_notify_with_fds(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
-    pub fn send_with_fds(&self, msg: &Message, fds: &[BorrowedFd<'_>]) -> Result<(), Error> {
-        if fds.len() > MAX_FDS {
-            return Err(Error::TooManyFds { count: fds.len() });
+    pub fn send_with(&self, msg: &Message, options: SendOptions<'_>) -> Result<(), Error> {
+        if options.fds.len() > MAX_FDS {
+            return Err(Error::TooManyFds { count: options.fds.len() });
         }
-        if fds.is_empty() {
-            return Err(Error::FdMismatch);
-        }
-        self.send_checked(msg, fds, None)
-    }
-
-    /// Sends a message on behalf of another process (`sd_pid_notify`): the datagram claims
-    /// `pid` in its credentials (SCM_CREDENTIALS), so the manager attributes it to that
-    /// process. The kernel accepts another PID only from a privileged sender; on `EPERM` or
-    /// `ESRCH` the message is sent once more with our own credentials, as libsystemd does.
-    ///
-    /// # Errors
-    /// As [`Notifier::notify`]; [`Error::NeedsUnixSocket`] for vsock addresses.
-    ///
-    /// ```
-    /// # use sd_notify_core::{Message, Notifier, Receiver, NotifyState};
-    /// # use std::time::Duration;
-    /// # let receiver = Receiver::bind_unique_abstract()?;
-    /// # let notifier = Notifier::new(receiver.address().clone())?;
-    /// let me = std::process::id();
-    /// notifier.send_as(me, &Message::from_states(&[NotifyState::Ready])?)?;
-    /// assert_eq!(receiver.recv_timeout(Duration::from_secs(5))?.pid(), Some(me));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn send_as(&self, pid: u32, msg: &Message) -> Result<(), Error> {
-        self.send_checked(msg, &[], Some(sys::Credentials::for_pid(pid)))
+        self.send_checked(msg, options.fds, options.credentials())
     }
 
     /// Waits until the manager has processed every notification sent before
@@ -317,20 +332,52 @@ impl Notifier {
     /// # References
     /// [`sd_notify_barrier(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
     pub fn barrier(&self, timeout: Duration) -> Result<(), Error> {
-        self.barrier_before(Instant::now() + timeout)
+        self.barrier_until(deadline_after(timeout), None)
+    }
+
+    /// [`Notifier::barrier`] on behalf of `pid` (`sd_pid_notify_barrier`): the `BARRIER=1`
+    /// message claims `pid` in its credentials, as [`SendOptions::on_behalf_of`] does, with
+    /// the same fallback to our own. A helper that relays for a service's main process needs
+    /// it: the manager takes the barrier only from a process it may accept messages from
+    /// (`NotifyAccess=`), which the helper itself may not be. `pid` 0 or our own PID is
+    /// [`Notifier::barrier`].
+    ///
+    /// # Errors
+    /// As [`Notifier::barrier`].
+    ///
+    /// ```
+    /// # use sd_notify_core::{Notifier, Receiver};
+    /// # use std::time::Duration;
+    /// # let receiver = Receiver::bind_unique_abstract()?;
+    /// # let notifier = Notifier::new(receiver.address().clone())?;
+    /// # let main_pid = std::process::id();
+    /// # let server = std::thread::spawn(move || drop(receiver.recv_timeout(Duration::from_secs(5))));
+    /// notifier.barrier_on_behalf_of(main_pid, Duration::from_secs(5))?;
+    /// # server.join().unwrap();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # References
+    /// [`sd_pid_notify_barrier(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
+    pub fn barrier_on_behalf_of(&self, pid: u32, timeout: Duration) -> Result<(), Error> {
+        self.barrier_until(deadline_after(timeout), credentials_for(pid))
     }
 
     /// [`Notifier::barrier`] with one deadline for the whole of it: the `BARRIER=1` send
     /// (which waits for room in a full queue, at most the notifier's timeout) and the wait
     /// for the answer.
     pub(crate) fn barrier_before(&self, deadline: Instant) -> Result<(), Error> {
+        self.barrier_until(deadline, None)
+    }
+
+    fn barrier_until(&self, deadline: Instant, creds: Option<sys::Credentials>) -> Result<(), Error> {
         if matches!(self.target, Target::Vsock { .. }) {
             return Err(Error::NeedsUnixSocket);
         }
         let (read, write) = sys::pipe()?;
         // The send waits no longer than any other send of this notifier either.
-        let send_deadline = deadline.min(Instant::now() + self.timeout());
-        self.send_before(b"BARRIER=1", &[write.as_fd()], send_deadline)?;
+        let send_deadline = deadline.min(deadline_after(self.timeout()));
+        self.send_until(b"BARRIER=1", &[write.as_fd()], creds, send_deadline)?;
         drop(write);
         let events =
             sys::poll(read.as_fd(), sys::POLLHUP, Some(deadline.saturating_duration_since(Instant::now())))?;
@@ -375,9 +422,20 @@ impl Notifier {
         fds: &[BorrowedFd<'_>],
         deadline: Instant,
     ) -> Result<(), Error> {
+        self.send_until(bytes, fds, None, deadline)
+    }
+
+    /// [`Notifier::send_before`], claiming `creds` (with the usual fallback to our own).
+    fn send_until(
+        &self,
+        bytes: &[u8],
+        fds: &[BorrowedFd<'_>],
+        creds: Option<sys::Credentials>,
+        deadline: Instant,
+    ) -> Result<(), Error> {
         match &self.target {
             Target::Unix(t) => loop {
-                match self.send_unix(t, bytes, fds, None, sys::Wait::Never) {
+                match self.send_unix(t, bytes, fds, creds, sys::Wait::Never) {
                     Err(Error::Timeout) => {
                         let left = deadline.saturating_duration_since(Instant::now());
                         if left.is_zero() {
@@ -391,7 +449,7 @@ impl Notifier {
                 }
             },
             &Target::Vsock { kind, cid, port } => {
-                if !fds.is_empty() {
+                if !fds.is_empty() || creds.is_some() {
                     return Err(Error::NeedsUnixSocket);
                 }
                 let left = deadline.saturating_duration_since(Instant::now()).min(self.timeout());
@@ -538,39 +596,112 @@ fn is_stale_connection(e: &io::Error) -> bool {
     )
 }
 
-/// The process-wide notifier, from `NOTIFY_SOCKET` as it was at the first call.
-static DEFAULT: OnceLock<Result<Option<Notifier>, AddressError>> = OnceLock::new();
+/// Options of one [`Notifier::send_with`]: descriptors to pass (SCM_RIGHTS) and the process
+/// to send on behalf of (SCM_CREDENTIALS), in any combination; the default is neither. It
+/// only borrows, so building one costs nothing and allocates nothing.
+///
+/// | libsystemd | options |
+/// |---|---|
+/// | `sd_pid_notify(pid, 0, …)` | `SendOptions::new().on_behalf_of(pid)` |
+/// | `sd_pid_notify_with_fds(0, 0, …, fds, n)` | `SendOptions::new().fds(fds)` |
+/// | `sd_pid_notify_with_fds(pid, 0, …, fds, n)` | `SendOptions::new().fds(fds).on_behalf_of(pid)` |
+///
+/// ```
+/// # use sd_notify_core::{Message, Notifier, NotifyState, Receiver, SendOptions};
+/// # use std::{os::fd::AsFd, time::Duration};
+/// # let receiver = Receiver::bind_unique_abstract()?;
+/// # let notifier = Notifier::new(receiver.address().clone())?;
+/// # let main_pid = std::process::id();
+/// let (socket, _peer) = std::os::unix::net::UnixStream::pair()?;
+/// let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("conn")])?;
+/// notifier.send_with(&msg, SendOptions::new().fds(&[socket.as_fd()]).on_behalf_of(main_pid))?;
+/// let n = receiver.recv_timeout(Duration::from_secs(5))?;
+/// assert_eq!((n.fds().len(), n.pid()), (1, Some(main_pid)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+#[must_use = "options do nothing until passed to Notifier::send_with"]
+pub struct SendOptions<'a> {
+    fds: &'a [BorrowedFd<'a>],
+    /// 0: ourselves, as libsystemd's `pid` argument.
+    pid: u32,
+}
 
-/// The process-wide notifier behind [`notify`]: built from `NOTIFY_SOCKET` on the first call
-/// and kept, so later changes to the environment (including removing the variable so that
-/// children do not inherit it) do not affect it. `Ok(None)` when the variable was unset.
-///
-/// # Errors
-/// [`Error::Address`] when `NOTIFY_SOCKET` was set to an invalid value (every call).
-///
-/// ```
-/// let supervised = sd_notify_core::default_notifier()?.is_some();
-/// # Ok::<(), sd_notify_core::Error>(())
-/// ```
-pub fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
-    let slot = DEFAULT.get_or_init(|| {
-        Notifier::from_env().map_err(|e| match e {
-            Error::Address(a) => a,
-            // Only an unrepresentable address can fail here; report it as too long.
-            _ => AddressError::TooLong,
-        })
-    });
-    match slot {
-        Ok(n) => Ok(n.as_ref()),
-        Err(e) => Err(Error::Address(e.clone())),
+impl<'a> SendOptions<'a> {
+    /// No descriptors, on our own behalf: a plain [`Notifier::send`].
+    ///
+    /// ```
+    /// let options = sd_notify_core::SendOptions::new();
+    /// ```
+    pub const fn new() -> Self {
+        SendOptions { fds: &[], pid: 0 }
+    }
+
+    /// Passes `fds` with the message (SCM_RIGHTS), in order, at most [`MAX_FDS`]. The
+    /// message must say `FDSTORE=1` or `MAINPIDFD=1`, the states that take descriptors.
+    ///
+    /// ```
+    /// # use std::os::fd::AsFd;
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let fds = [listener.as_fd()];
+    /// let options = sd_notify_core::SendOptions::new().fds(&fds);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub const fn fds(mut self, fds: &'a [BorrowedFd<'a>]) -> Self {
+        self.fds = fds;
+        self
+    }
+
+    /// Sends on behalf of `pid`: the message claims it in its credentials (SCM_CREDENTIALS),
+    /// so the manager attributes the message to that process (which must belong to the
+    /// unit). The kernel lets only a privileged sender claim another PID; on `EPERM` or
+    /// `ESRCH` the message goes out once more under our own. `0` (libsystemd's "this
+    /// process") and our own PID claim nothing: the kernel attaches our credentials anyway.
+    ///
+    /// ```
+    /// let options = sd_notify_core::SendOptions::new().on_behalf_of(4242);
+    /// ```
+    pub const fn on_behalf_of(mut self, pid: u32) -> Self {
+        self.pid = pid;
+        self
+    }
+
+    fn credentials(&self) -> Option<sys::Credentials> {
+        credentials_for(self.pid)
     }
 }
 
-/// Sends `states` in one datagram to the service manager (`sd_notify`). A successful no-op
-/// when `NOTIFY_SOCKET` is unset, so the same binary runs with and without systemd.
+/// The credentials to claim for `pid`: none for ourselves (0 or our PID), as libsystemd.
+fn credentials_for(pid: u32) -> Option<sys::Credentials> {
+    (pid != 0 && pid != sys::getpid()).then(|| sys::Credentials::for_pid(pid))
+}
+
+/// `timeout` from now; a timeout too long to represent waits as good as forever.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(u64::from(u32::MAX))))
+        .unwrap_or(now)
+}
+
+/// The process-wide notifier, from `NOTIFY_SOCKET` as it was at the first call.
+static PROCESS_WIDE: OnceLock<Result<Option<Notifier>, AddressError>> = OnceLock::new();
+
+/// [`Notifier::from_env`], under the name the crate's own modules use.
+pub(crate) fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
+    Notifier::from_env()
+}
+
+/// Sends `states` in one datagram to the service manager (`sd_notify`), through the
+/// process-wide [`Notifier::from_env`]. A successful no-op when `NOTIFY_SOCKET` is unset, so
+/// the same binary runs with and without systemd; the states are validated either way, so a
+/// program fails the same in both.
+///
+/// The free function exists because this is the call every service makes (`READY=1`,
+/// `STATUS=`, `WATCHDOG=1`, `STOPPING=1`), and unsupervised runs must cost no `if let`.
 ///
 /// # Errors
-/// As [`Notifier::notify`], and [`default_notifier`]'s.
+/// As [`Notifier::notify`], and [`Notifier::from_env`]'s.
 ///
 /// ```
 /// use sd_notify_core::{notify, NotifyState};
@@ -581,68 +712,17 @@ pub fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
 /// # References
 /// [`sd_notify(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
 pub fn notify(states: &[NotifyState<'_>]) -> Result<(), Error> {
-    match default_notifier()? {
+    match Notifier::from_env()? {
         Some(n) => n.notify(states),
         None => Message::from_states(states).map(drop), // still validate: fail the same everywhere
     }
 }
 
-/// Sends a prepared [`Message`] to the service manager; a no-op without `NOTIFY_SOCKET`.
+/// Waits until the manager has processed every earlier notification (`sd_notify_barrier`),
+/// through the process-wide [`Notifier::from_env`]; a no-op without `NOTIFY_SOCKET`.
 ///
-/// # Errors
-/// As [`Notifier::send`].
-///
-/// ```
-/// use sd_notify_core::{send, Message, NotifyState};
-/// send(&Message::from_states(&[NotifyState::Watchdog])?)?;
-/// # Ok::<(), sd_notify_core::Error>(())
-/// ```
-pub fn send(msg: &Message) -> Result<(), Error> {
-    match default_notifier()? {
-        Some(n) => n.send(msg),
-        None => Ok(()),
-    }
-}
-
-/// Sends a message with file descriptors to the service manager (`sd_pid_notify_with_fds`
-/// for our own PID); a no-op without `NOTIFY_SOCKET`.
-///
-/// # Errors
-/// As [`Notifier::send_with_fds`].
-///
-/// ```no_run
-/// use sd_notify_core::{send_with_fds, Message, NotifyState};
-/// use std::os::fd::AsFd;
-/// let listener = std::net::TcpListener::bind("127.0.0.1:8080")?;
-/// send_with_fds(&Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("http")])?, &[listener.as_fd()])?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn send_with_fds(msg: &Message, fds: &[BorrowedFd<'_>]) -> Result<(), Error> {
-    match default_notifier()? {
-        Some(n) => n.send_with_fds(msg, fds),
-        None => Ok(()),
-    }
-}
-
-/// Sends a message on behalf of `pid` (`sd_pid_notify`); a no-op without `NOTIFY_SOCKET`.
-///
-/// # Errors
-/// As [`Notifier::send_as`].
-///
-/// ```
-/// use sd_notify_core::{send_as, Message, NotifyState};
-/// send_as(std::process::id(), &Message::from_states(&[NotifyState::Ready])?)?;
-/// # Ok::<(), sd_notify_core::Error>(())
-/// ```
-pub fn send_as(pid: u32, msg: &Message) -> Result<(), Error> {
-    match default_notifier()? {
-        Some(n) => n.send_as(pid, msg),
-        None => Ok(()),
-    }
-}
-
-/// Waits until the manager has processed every earlier notification (`sd_notify_barrier`);
-/// a no-op without `NOTIFY_SOCKET`.
+/// The free function exists because every process that notifies and then exits needs it
+/// (the manager ignores messages from a process that is gone), with nothing to choose.
 ///
 /// # Errors
 /// As [`Notifier::barrier`].
@@ -651,8 +731,11 @@ pub fn send_as(pid: u32, msg: &Message) -> Result<(), Error> {
 /// sd_notify_core::barrier(std::time::Duration::from_secs(5))?;
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
+///
+/// # References
+/// [`sd_notify_barrier(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
 pub fn barrier(timeout: Duration) -> Result<(), Error> {
-    match default_notifier()? {
+    match Notifier::from_env()? {
         Some(n) => n.barrier(timeout),
         None => Ok(()),
     }

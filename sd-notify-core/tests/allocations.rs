@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::os::fd::AsFd;
 
 use common::WAIT;
-use sd_notify_core::{Message, Notifier, NotifyState, Receiver};
+use sd_notify_core::{Message, Notifier, NotifyState, Receiver, SendOptions};
 
 struct CountingAllocator;
 
@@ -188,11 +188,17 @@ fn send_as_and_send_with_fds_allocate_nothing() {
     let (receiver, notifier) = warmed_up();
     let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
     let pid = std::process::id();
-    assert_eq!(measure(&receiver, 1, || notifier.send_as(pid, &ready).unwrap()), 0);
+    assert_eq!(
+        measure(&receiver, 1, || notifier.send_with(&ready, SendOptions::new().on_behalf_of(pid)).unwrap()),
+        0
+    );
 
     let (_r, w) = common::pipe();
     let fdstore = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("pipe")]).unwrap();
-    assert_eq!(measure(&receiver, 1, || notifier.send_with_fds(&fdstore, &[w.as_fd()]).unwrap()), 0);
+    assert_eq!(
+        measure(&receiver, 1, || notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()])).unwrap()),
+        0
+    );
 }
 
 #[test]

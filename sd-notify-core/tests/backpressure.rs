@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{WAIT, assert_nothing_queued, io_errno, recv};
-use sd_notify_core::{DEFAULT_SEND_TIMEOUT, Error, Message, Notifier, NotifyAddress, NotifyState, Receiver};
+use sd_notify_core::{
+    DEFAULT_SEND_TIMEOUT, Error, Message, Notifier, NotifyAddress, NotifyState, Receiver, SendOptions,
+};
 
 const SHORT: Duration = Duration::from_millis(100);
 
@@ -132,9 +134,15 @@ fn a_socket_file_without_a_listener_is_econnrefused() {
     let (_r, w) = common::pipe();
     let fdstore = Message::from_states(&[NotifyState::FdStore]).unwrap();
     use std::os::fd::AsFd;
-    assert_eq!(io_errno(&notifier.send_with_fds(&fdstore, &[w.as_fd()]).unwrap_err()), libc::ECONNREFUSED);
+    assert_eq!(
+        io_errno(&notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()])).unwrap_err()),
+        libc::ECONNREFUSED
+    );
     let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
-    assert_eq!(io_errno(&notifier.send_as(std::process::id(), &ready).unwrap_err()), libc::ECONNREFUSED);
+    assert_eq!(
+        io_errno(&notifier.send_with(&ready, SendOptions::new().on_behalf_of(1)).unwrap_err()),
+        libc::ECONNREFUSED
+    );
     std::fs::remove_file(&path).unwrap();
 }
 
@@ -258,13 +266,23 @@ fn with_fds_and_credentials_the_notifier_reconnects_too() {
     let second = Receiver::bind(&address).unwrap();
     let (_r, w) = common::pipe();
     use std::os::fd::AsFd;
-    notifier.send_with_fds(&Message::from_states(&[NotifyState::FdStore]).unwrap(), &[w.as_fd()]).unwrap();
+    notifier
+        .send_with(
+            &Message::from_states(&[NotifyState::FdStore]).unwrap(),
+            SendOptions::new().fds(&[w.as_fd()]),
+        )
+        .unwrap();
     let n = recv(&second);
     assert_eq!((n.bytes(), n.fds().len()), (&b"FDSTORE=1"[..], 1));
     drop(second);
 
     let third = Receiver::bind(&address).unwrap();
-    notifier.send_as(std::process::id(), &Message::from_states(&[NotifyState::Stopping]).unwrap()).unwrap();
+    notifier
+        .send_with(
+            &Message::from_states(&[NotifyState::Stopping]).unwrap(),
+            SendOptions::new().on_behalf_of(std::process::id()),
+        )
+        .unwrap();
     let n = recv(&third);
     assert_eq!(n.bytes(), b"STOPPING=1");
     common::assert_from_us(&n);

@@ -6,7 +6,7 @@ mod common;
 use std::sync::Barrier;
 
 use common::{WAIT, assert_nothing_queued, recv};
-use sd_notify_core::{Notifier, NotifyState, Receiver};
+use sd_notify_core::{Notifier, NotifyState, Receiver, SendOptions};
 
 const THREADS: usize = 8;
 const PER_THREAD: usize = 2000;
@@ -123,9 +123,12 @@ fn threads_mixing_all_send_kinds_share_a_notifier() {
         s.spawn(|| (0..EACH).for_each(|_| notifier.notify(&[NotifyState::Watchdog]).unwrap()));
         s.spawn(|| {
             let (_r, w) = common::pipe();
-            (0..EACH).for_each(|_| notifier.send_with_fds(&fdstore, &[w.as_fd()]).unwrap())
+            (0..EACH)
+                .for_each(|_| notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()])).unwrap())
         });
-        s.spawn(|| (0..EACH).for_each(|_| notifier.send_as(std::process::id(), &ready).unwrap()));
+        s.spawn(|| {
+            (0..EACH).for_each(|_| notifier.send_with(&ready, SendOptions::new().on_behalf_of(1)).unwrap())
+        });
         s.spawn(|| (0..20).for_each(|_| notifier.barrier(WAIT).unwrap()));
         drain.join().unwrap()
     });

@@ -7,7 +7,7 @@ use std::fmt;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 
 use common::{assert_from_us, assert_nothing_queued, both_kinds, pair, recv};
-use sd_notify_core::{Error, MAX_MESSAGE_LEN, Message, NotifyAccess, NotifyState, Rule};
+use sd_notify_core::{Error, MAX_MESSAGE_LEN, Message, NotifyAccess, NotifyState, Rule, SendOptions};
 
 /// Every state that travels without descriptors, with its exact line.
 fn plain_states() -> Vec<(NotifyState<'static>, &'static str)> {
@@ -90,7 +90,10 @@ fn fd_carrying_states_alone_and_with_their_companions() {
         let (_read, write) = common::pipe();
 
         notifier
-            .send_with_fds(&Message::from_states(&[NotifyState::FdStore]).unwrap(), &[write.as_fd()])
+            .send_with(
+                &Message::from_states(&[NotifyState::FdStore]).unwrap(),
+                SendOptions::new().fds(&[write.as_fd()]),
+            )
             .unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), b"FDSTORE=1");
@@ -103,7 +106,7 @@ fn fd_carrying_states_alone_and_with_their_companions() {
             NotifyState::FdPollDisable,
         ])
         .unwrap();
-        notifier.send_with_fds(&msg, &[write.as_fd()]).unwrap();
+        notifier.send_with(&msg, SendOptions::new().fds(&[write.as_fd()])).unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), b"FDSTORE=1\nFDNAME=pipe\nFDPOLL=0");
         assert_eq!(
@@ -119,7 +122,7 @@ fn fd_carrying_states_alone_and_with_their_companions() {
         // SAFETY: pidfd_open just returned this descriptor; nobody else owns it.
         let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
         let msg = Message::from_states(&[NotifyState::MainPidFd, NotifyState::MainPidFdId(12345)]).unwrap();
-        notifier.send_with_fds(&msg, &[pidfd.as_fd()]).unwrap();
+        notifier.send_with(&msg, SendOptions::new().fds(&[pidfd.as_fd()])).unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), b"MAINPIDFD=1\nMAINPIDFDID=12345");
         assert_eq!(n.states(), [NotifyState::MainPidFd, NotifyState::MainPidFdId(12345)]);
@@ -380,7 +383,10 @@ fn credentials_are_ours_for_path_and_abstract() {
         assert_from_us(&n);
         // send_as with our own pid claims exactly what the kernel would attach.
         notifier
-            .send_as(std::process::id(), &Message::from_states(&[NotifyState::Watchdog]).unwrap())
+            .send_with(
+                &Message::from_states(&[NotifyState::Watchdog]).unwrap(),
+                SendOptions::new().on_behalf_of(std::process::id()),
+            )
             .unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), b"WATCHDOG=1");

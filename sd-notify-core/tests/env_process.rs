@@ -5,8 +5,8 @@
 //! `Command::env`, so no test changes the environment of a process that has threads (except
 //! `remove_systemd_environment`, whose scenario documents why that is sound there).
 //!
-//! Covered: the process-wide `notify`/`send`/`send_with_fds`/`send_as`/`barrier`/`status!`
-//! with `NOTIFY_SOCKET` unset, set (path and abstract) and invalid; `listen_fds()` and
+//! Covered: the process-wide `Notifier::from_env` (one notifier, one socket) and the free
+//! `notify`/`barrier`/`status!` with `NOTIFY_SOCKET` unset, set (path and abstract) and invalid; `listen_fds()` and
 //! `listen_fds_with_names()` for real; `watchdog_enabled()`; `remove_systemd_environment()`.
 
 mod common;
@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use common::{WAIT, is_cloexec, recv};
 use sd_notify_core::{
-    AddressError, EnvError, Error, Message, NotifyState, Receiver, Rule, SYSTEMD_VARIABLES, barrier,
-    default_notifier, listen_fds, listen_fds_with_names, notify, remove_systemd_environment, send, send_as,
-    send_with_fds, watchdog_enabled,
+    AddressError, EnvError, Error, Message, Notifier, NotifyState, Receiver, Rule, SYSTEMD_VARIABLES,
+    SendOptions, barrier, listen_fds, listen_fds_with_names, notify, remove_systemd_environment,
+    watchdog_enabled,
 };
 
 const CHILD_VAR: &str = "SD_NOTIFY_CORE_TEST_CHILD";
@@ -303,13 +303,9 @@ fn open_sockets() -> usize {
 fn child_notify_unset() {
     assert!(std::env::var_os("NOTIFY_SOCKET").is_none());
     let sockets = open_sockets();
-    assert!(default_notifier().unwrap().is_none());
-    let (_r, w) = common::pipe();
+    assert!(Notifier::from_env().unwrap().is_none());
     notify(&[NotifyState::Ready, NotifyState::Status("no manager")]).unwrap();
     sd_notify_core::status!("{} jobs", 3).unwrap();
-    send(&Message::from_states(&[NotifyState::Watchdog]).unwrap()).unwrap();
-    send_with_fds(&Message::from_states(&[NotifyState::FdStore]).unwrap(), &[w.as_fd()]).unwrap();
-    send_as(1, &Message::from_states(&[NotifyState::Stopping]).unwrap()).unwrap();
     barrier(WAIT).unwrap();
     // Still validated, so that a program fails the same with and without systemd.
     assert!(matches!(
@@ -326,18 +322,15 @@ fn child_notify_unset() {
 }
 
 fn child_notify_set() {
-    let n = default_notifier().unwrap().expect("NOTIFY_SOCKET is set");
+    let n = Notifier::from_env().unwrap().expect("NOTIFY_SOCKET is set");
     assert_eq!(n.address().to_string(), env("EXPECT_ADDRESS"));
     notify(&[NotifyState::Ready, NotifyState::Status("child up")]).unwrap();
     sd_notify_core::status!("{} jobs queued", 3).unwrap();
-    send(&Message::from_states(&[NotifyState::Watchdog]).unwrap()).unwrap();
+    n.send(&Message::from_states(&[NotifyState::Watchdog]).unwrap()).unwrap();
     let (_r, w) = common::pipe();
-    send_with_fds(
-        &Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("child-pipe")]).unwrap(),
-        &[w.as_fd()],
-    )
-    .unwrap();
-    send_as(std::process::id(), &Message::from_states(&[NotifyState::Stopping]).unwrap()).unwrap();
+    let fdstore = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("child-pipe")]).unwrap();
+    n.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()]).on_behalf_of(std::process::id())).unwrap();
+    n.send_with(&Message::from_states(&[NotifyState::Stopping]).unwrap(), SendOptions::new()).unwrap();
     // Rejections send nothing (the parent checks that only the six expected datagrams came).
     assert!(notify(&[NotifyState::Status("x\nREADY=1")]).is_err());
     assert!(sd_notify_core::status!("{}", "x\rREADY=1").is_err());
@@ -353,11 +346,12 @@ fn child_notify_invalid() {
         other => panic!("{other}"),
     };
     let is_want = |r: Result<(), Error>| matches!(r, Err(Error::Address(ref a)) if *a == want);
-    assert!(matches!(default_notifier(), Err(Error::Address(ref a)) if *a == want));
+    assert!(matches!(Notifier::from_env(), Err(Error::Address(ref a)) if *a == want));
     assert!(is_want(notify(&[NotifyState::Ready])), "notify");
     assert!(is_want(sd_notify_core::status!("x")), "status!");
-    assert!(is_want(send(&Message::from_states(&[NotifyState::Ready]).unwrap())), "send");
     assert!(is_want(barrier(WAIT)), "barrier");
+    // Every call answers the same: the error is kept, not the variable read again.
+    assert!(matches!(Notifier::from_env(), Err(Error::Address(ref a)) if *a == want));
     assert_eq!(Error::Address(want).raw_os_error(), Some(libc::EINVAL));
 }
 

@@ -9,7 +9,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 
 use common::{assert_from_us, assert_nothing_queued, both_kinds, is_cloexec, pair, recv};
-use sd_notify_core::{MAX_FDS, Message, NotifyState};
+use sd_notify_core::{MAX_FDS, Message, NotifyState, SendOptions};
 
 fn inode(fd: BorrowedFd<'_>) -> (u64, u64) {
     // SAFETY: stat is plain old data; all-zero is valid.
@@ -27,7 +27,7 @@ fn pass_pipes(count: usize) {
         let pipes: Vec<(File, File)> = (0..count).map(|_| common::pipe()).collect();
         let fds: Vec<BorrowedFd<'_>> = pipes.iter().map(|(_, w)| w.as_fd()).collect();
         let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("pipes")]).unwrap();
-        notifier.send_with_fds(&msg, &fds).unwrap();
+        notifier.send_with(&msg, SendOptions::new().fds(&fds)).unwrap();
 
         let mut n = recv(&receiver);
         assert_eq!(n.bytes(), b"FDSTORE=1\nFDNAME=pipes");
@@ -83,7 +83,10 @@ fn a_pidfd_travels_with_mainpidfd() {
     // SAFETY: pidfd_open just returned this descriptor; nobody else owns it.
     let pidfd = unsafe { OwnedFd::from_raw_fd(raw as i32) };
     notifier
-        .send_with_fds(&Message::from_states(&[NotifyState::MainPidFd]).unwrap(), &[pidfd.as_fd()])
+        .send_with(
+            &Message::from_states(&[NotifyState::MainPidFd]).unwrap(),
+            SendOptions::new().fds(&[pidfd.as_fd()]),
+        )
         .unwrap();
     let n = recv(&receiver);
     assert_eq!(n.bytes(), b"MAINPIDFD=1");
@@ -161,9 +164,9 @@ fn send_as_another_pid_claims_that_pid_when_privileged() {
     let (our_pid, uid, gid) = common::our_creds();
     for (receiver, notifier) in both_kinds() {
         notifier
-            .send_as(
-                child_pid,
+            .send_with(
                 &Message::from_states(&[NotifyState::Ready, NotifyState::MainPid(child_pid)]).unwrap(),
+                SendOptions::new().on_behalf_of(child_pid),
             )
             .unwrap();
         let n = recv(&receiver);
@@ -185,7 +188,12 @@ fn send_as_another_pid_claims_that_pid_when_privileged() {
 fn send_as_a_pid_that_does_not_exist_falls_back_to_ours() {
     let ghost = unused_pid();
     for (receiver, notifier) in both_kinds() {
-        notifier.send_as(ghost, &Message::from_states(&[NotifyState::Stopping]).unwrap()).unwrap();
+        notifier
+            .send_with(
+                &Message::from_states(&[NotifyState::Stopping]).unwrap(),
+                SendOptions::new().on_behalf_of(ghost),
+            )
+            .unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), b"STOPPING=1");
         assert_from_us(&n);
@@ -205,7 +213,12 @@ fn send_as_an_exited_and_reaped_child_falls_back_to_ours() {
         return;
     }
     let (receiver, notifier) = pair();
-    notifier.send_as(pid, &Message::from_states(&[NotifyState::Status("bye")]).unwrap()).unwrap();
+    notifier
+        .send_with(
+            &Message::from_states(&[NotifyState::Status("bye")]).unwrap(),
+            SendOptions::new().on_behalf_of(pid),
+        )
+        .unwrap();
     let n = recv(&receiver);
     assert_eq!(n.bytes(), b"STATUS=bye");
     assert_from_us(&n);

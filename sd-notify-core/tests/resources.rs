@@ -9,7 +9,7 @@ mod common;
 use std::os::fd::AsFd;
 
 use common::WAIT;
-use sd_notify_core::{Message, Notifier, NotifyAddress, NotifyState, Receiver};
+use sd_notify_core::{Message, Notifier, NotifyAddress, NotifyState, Receiver, SendOptions};
 
 const SENDS: usize = 100_000;
 
@@ -48,8 +48,8 @@ fn open_descriptors_are_unchanged_after_100000_sends() {
             notifier.send(&ping).unwrap();
         }
         for _ in 0..EXTRA {
-            notifier.send_with_fds(&fdstore, &[pipe_w.as_fd()]).unwrap();
-            notifier.send_as(std::process::id(), &status).unwrap();
+            notifier.send_with(&fdstore, SendOptions::new().fds(&[pipe_w.as_fd()])).unwrap();
+            notifier.send_with(&status, SendOptions::new().on_behalf_of(1)).unwrap();
             assert!(missing.send(&ping).is_err());
         }
         for _ in 0..BARRIERS {
