@@ -8,7 +8,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 use common::{io_errno, recv};
-use sd_notify_core::{AddressError, Error, Notifier, NotifyAddress, NotifyState, Receiver, VsockKind};
+use sd_notify_core::{
+    AddressError, Error, Notifier, NotifyAddress, NotifyState, Receiver, SendOptions, VsockKind,
+};
 
 #[test]
 fn rejected_forms_give_their_exact_error() {
@@ -201,9 +203,12 @@ fn vsock_notifiers_refuse_fds_and_credentials_before_any_system_call() {
     let (_r, w) = common::pipe();
     let fdstore = sd_notify_core::Message::from_states(&[NotifyState::FdStore]).unwrap();
     use std::os::fd::AsFd;
-    assert!(matches!(n.send_with_fds(&fdstore, &[w.as_fd()]), Err(Error::NeedsUnixSocket)));
+    assert!(matches!(
+        n.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()])),
+        Err(Error::NeedsUnixSocket)
+    ));
     let ready = sd_notify_core::Message::from_states(&[NotifyState::Ready]).unwrap();
-    assert!(matches!(n.send_as(std::process::id(), &ready), Err(Error::NeedsUnixSocket)));
+    assert!(matches!(n.send_with(&ready, SendOptions::new().on_behalf_of(1)), Err(Error::NeedsUnixSocket)));
     // The barrier's pipe cannot cross to another machine: its own error, with words that say
     // so (not "not supported on this platform", which sent users looking at the wrong thing).
     let barrier = n.barrier(std::time::Duration::from_secs(1)).unwrap_err();

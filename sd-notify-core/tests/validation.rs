@@ -7,7 +7,9 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 
 use common::{assert_nothing_queued, both_kinds, pair, recv};
-use sd_notify_core::{Error, MAX_FDS, MAX_MESSAGE_LEN, Message, Notifier, NotifyState, Receiver, Rule};
+use sd_notify_core::{
+    Error, MAX_FDS, MAX_MESSAGE_LEN, Message, Notifier, NotifyState, Receiver, Rule, SendOptions,
+};
 
 /// `Error` has no `PartialEq` (it carries an `io::Error`); its `Debug` form is exact enough.
 #[track_caller]
@@ -345,9 +347,13 @@ fn empty_messages_are_rejected() {
     assert_err(notifier.notify(&[]), &Error::EmptyMessage, "notify(&[])");
     assert_err(notifier.send(&Message::new()), &Error::EmptyMessage, "send(empty)");
     assert_err(notifier.send(&Message::default()), &Error::EmptyMessage, "send(default)");
-    assert_err(notifier.send_as(std::process::id(), &Message::new()), &Error::EmptyMessage, "send_as(empty)");
     assert_err(
-        notifier.send_with_fds(&Message::new(), &[w.as_fd()]),
+        notifier.send_with(&Message::new(), SendOptions::new().on_behalf_of(std::process::id())),
+        &Error::EmptyMessage,
+        "send_with(empty)",
+    );
+    assert_err(
+        notifier.send_with(&Message::new(), SendOptions::new().fds(&[w.as_fd()])),
         &Error::EmptyMessage,
         "send_with_fds(empty)",
     );
@@ -366,11 +372,23 @@ fn descriptors_and_fdstore_must_come_together() {
         let remove = Message::from_states(&[NotifyState::FdStoreRemove, NotifyState::FdName("x")]).unwrap();
         assert_err(notifier.send(&fdstore), &Error::FdMismatch, "FDSTORE=1 without fds");
         assert_err(notifier.send(&mainpidfd), &Error::FdMismatch, "MAINPIDFD=1 without fds");
-        assert_err(notifier.send_as(std::process::id(), &fdstore), &Error::FdMismatch, "send_as FDSTORE=1");
-        assert_err(notifier.send_with_fds(&fdstore, &[]), &Error::FdMismatch, "FDSTORE=1 with no fds");
-        assert_err(notifier.send_with_fds(&ready, &[w.as_fd()]), &Error::FdMismatch, "fds with READY=1");
         assert_err(
-            notifier.send_with_fds(&remove, &[w.as_fd()]),
+            notifier.send_with(&fdstore, SendOptions::new().on_behalf_of(std::process::id())),
+            &Error::FdMismatch,
+            "FDSTORE=1 on behalf of a pid, no fds",
+        );
+        assert_err(
+            notifier.send_with(&fdstore, SendOptions::new().fds(&[])),
+            &Error::FdMismatch,
+            "FDSTORE=1 with no fds",
+        );
+        assert_err(
+            notifier.send_with(&ready, SendOptions::new().fds(&[w.as_fd()])),
+            &Error::FdMismatch,
+            "fds with READY=1",
+        );
+        assert_err(
+            notifier.send_with(&remove, SendOptions::new().fds(&[w.as_fd()])),
             &Error::FdMismatch,
             "fds with FDSTOREREMOVE=1",
         );
@@ -387,15 +405,23 @@ fn more_than_253_descriptors_are_rejected() {
     assert_eq!(MAX_FDS, 253);
     for count in [254, 1000] {
         let fds: Vec<BorrowedFd<'_>> = vec![w.as_fd(); count];
-        assert_err(notifier.send_with_fds(&fdstore, &fds), &Error::TooManyFds { count }, "too many fds");
+        assert_err(
+            notifier.send_with(&fdstore, SendOptions::new().fds(&fds)),
+            &Error::TooManyFds { count },
+            "too many fds",
+        );
         // Checked before anything else, even for a message that could not carry them.
         let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
-        assert_err(notifier.send_with_fds(&ready, &fds), &Error::TooManyFds { count }, "too many fds");
+        assert_err(
+            notifier.send_with(&ready, SendOptions::new().fds(&fds)),
+            &Error::TooManyFds { count },
+            "too many fds",
+        );
     }
     assert_nothing_queued(&receiver);
     // 253 (the same descriptor 253 times) is fine.
     let fds: Vec<BorrowedFd<'_>> = vec![w.as_fd(); MAX_FDS];
-    notifier.send_with_fds(&fdstore, &fds).unwrap();
+    notifier.send_with(&fdstore, SendOptions::new().fds(&fds)).unwrap();
     let n = recv(&receiver);
     assert_eq!(n.bytes(), b"FDSTORE=1");
     assert_eq!(n.fds().len(), MAX_FDS);
