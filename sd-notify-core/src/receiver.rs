@@ -375,13 +375,13 @@ impl Notification {
     /// Descriptors passed with the datagram (received close-on-exec).
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, NotifyState};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState, SendOptions};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
     /// # use std::os::fd::AsFd;
     /// let (read, _write) = std::io::pipe()?;
     /// let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("pipe")])?;
-    /// r.notifier()?.send_with_fds(&msg, &[read.as_fd()])?;
+    /// r.notifier()?.send_with(&msg, SendOptions::new().fds(&[read.as_fd()]))?;
     /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.fds().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -392,13 +392,13 @@ impl Notification {
     /// Takes the passed descriptors out of the notification.
     ///
     /// ```
-    /// # use sd_notify_core::{Message, Receiver, NotifyState};
+    /// # use sd_notify_core::{Message, Receiver, NotifyState, SendOptions};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
     /// # use std::os::fd::AsFd;
     /// let (read, _write) = std::io::pipe()?;
     /// let msg = Message::from_states(&[NotifyState::FdStore])?;
-    /// r.notifier()?.send_with_fds(&msg, &[read.as_fd()])?;
+    /// r.notifier()?.send_with(&msg, SendOptions::new().fds(&[read.as_fd()]))?;
     /// let mut n = r.recv_timeout(Duration::from_secs(5))?;
     /// let fds = n.take_fds();
     /// assert!(n.fds().is_empty() && fds.len() == 1);
