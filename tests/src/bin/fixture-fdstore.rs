@@ -17,7 +17,9 @@ use std::net::TcpListener;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
-use sd_notify_core::{Message, NotifyState, ServiceHandle, listen_fds_with_names, sd_service, send_with_fds};
+use sd_notify_core::{
+    Message, Notifier, NotifyState, SendOptions, ServiceHandle, listen_fds_with_names, sd_service,
+};
 use sd_notify_tests::knob;
 
 #[sd_service]
@@ -85,7 +87,12 @@ fn take_or_store() -> io::Result<(u64, File, TcpListener)> {
 fn store(fd: &impl AsFd, name: &str) -> io::Result<()> {
     let msg =
         Message::from_states(&[NotifyState::FdStore, NotifyState::FdName(name)]).map_err(io::Error::other)?;
-    send_with_fds(&msg, &[fd.as_fd()]).map_err(io::Error::other)
+    match Notifier::from_env().map_err(io::Error::other)? {
+        Some(notifier) => {
+            notifier.send_with(&msg, SendOptions::new().fds(&[fd.as_fd()])).map_err(io::Error::other)
+        }
+        None => Ok(()),
+    }
 }
 
 fn new_memfd() -> io::Result<File> {
