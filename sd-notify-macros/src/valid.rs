@@ -66,7 +66,7 @@ pub(crate) fn check(item: &ItemFn, args: &Args, runtime_above: bool, errors: &mu
     if let Some(token) = &sig.constness {
         fail(token, "a #[sd_service] fn cannot be `const`");
     }
-    if let Some(token) = &sig.unsafety {
+    if let syn::Safety::Unsafe(token) = &sig.safety {
         fail(token, "a #[sd_service] fn cannot be `unsafe`");
     }
     if let Some(abi) = &sig.abi {
