@@ -183,11 +183,13 @@ fn rejected_values_allocate_nothing() {
     common::assert_nothing_queued(&receiver);
 }
 
+/// Every combination of `send_with`'s options. PID 1 always exists: root claims it, anyone
+/// else takes the EPERM fallback (a second send); neither allocates.
 #[test]
-fn send_as_and_send_with_fds_allocate_nothing() {
+fn send_with_fds_and_on_behalf_of_allocate_nothing() {
     let (receiver, notifier) = warmed_up();
     let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
-    let pid = std::process::id();
+    let pid = 1;
     assert_eq!(
         measure(&receiver, 1, || notifier.send_with(&ready, SendOptions::new().on_behalf_of(pid)).unwrap()),
         0
@@ -199,6 +201,9 @@ fn send_as_and_send_with_fds_allocate_nothing() {
         measure(&receiver, 1, || notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()])).unwrap()),
         0
     );
+    let both =
+        || notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()]).on_behalf_of(pid)).unwrap();
+    assert_eq!(measure(&receiver, 1, both), 0);
 }
 
 #[test]
@@ -206,4 +211,5 @@ fn barrier_allocates_nothing() {
     let (receiver, notifier) = warmed_up();
     // The draining thread drops each barrier notification, which answers it.
     assert_eq!(measure(&receiver, 1, || notifier.barrier(WAIT).unwrap()), 0);
+    assert_eq!(measure(&receiver, 1, || notifier.barrier_on_behalf_of(1, WAIT).unwrap()), 0);
 }

@@ -276,16 +276,22 @@ fn with_fds_and_credentials_the_notifier_reconnects_too() {
     assert_eq!((n.bytes(), n.fds().len()), (&b"FDSTORE=1"[..], 1));
     drop(second);
 
+    // Credentials (PID 1 always exists; root claims it, anyone else falls back to ours).
+    // SAFETY: geteuid has no preconditions.
+    let claimed = if unsafe { libc::geteuid() } == 0 { 1 } else { std::process::id() };
     let third = Receiver::bind(&address).unwrap();
-    notifier
-        .send_with(
-            &Message::from_states(&[NotifyState::Stopping]).unwrap(),
-            SendOptions::new().on_behalf_of(std::process::id()),
-        )
-        .unwrap();
+    let stopping = Message::from_states(&[NotifyState::Stopping]).unwrap();
+    notifier.send_with(&stopping, SendOptions::new().on_behalf_of(1)).unwrap();
     let n = recv(&third);
-    assert_eq!(n.bytes(), b"STOPPING=1");
-    common::assert_from_us(&n);
+    assert_eq!((n.bytes(), n.pid()), (&b"STOPPING=1"[..], Some(claimed)));
+    drop(third);
+
+    // Both at once.
+    let fourth = Receiver::bind(&address).unwrap();
+    let fdstore = Message::from_states(&[NotifyState::FdStore]).unwrap();
+    notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()]).on_behalf_of(1)).unwrap();
+    let n = recv(&fourth);
+    assert_eq!((n.bytes(), n.fds().len(), n.pid()), (&b"FDSTORE=1"[..], 1, Some(claimed)));
 }
 
 /// As libsystemd: SO_SNDBUF raised towards 8 MiB (the kernel caps the request at

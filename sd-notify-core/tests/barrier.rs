@@ -1,5 +1,6 @@
-//! `Notifier::barrier`: `BARRIER=1` alone with one descriptor; Ok once the receiver closes
-//! it, `Error::Timeout` while the receiver holds it or never reads.
+//! `Notifier::barrier` (and `barrier_on_behalf_of`, whose credentials are tested in
+//! `fds_and_credentials.rs`): `BARRIER=1` alone with one descriptor; Ok once the receiver
+//! closes it, `Error::Timeout` while the receiver holds it or never reads.
 
 mod common;
 
@@ -110,6 +111,39 @@ fn barrier_times_out_when_the_receiver_never_reads_then_works_once_it_does() {
         s.spawn(|| assert!(recv(&receiver).is_barrier()));
         notifier.barrier(WAIT).unwrap();
     });
+}
+
+#[test]
+fn barrier_on_behalf_of_times_out_like_barrier_and_its_message_stays_queued() {
+    let (receiver, notifier) = pair();
+    let started = Instant::now();
+    // PID 1 always exists: root claims it, anyone else falls back to ours.
+    assert_timeout(notifier.barrier_on_behalf_of(1, SHORT), started);
+    let stale = recv(&receiver);
+    assert_eq!(stale.bytes(), b"BARRIER=1");
+    assert_eq!(stale.fds().len(), 1);
+    // SAFETY: geteuid has no preconditions.
+    let claimed = if unsafe { libc::geteuid() } == 0 { 1 } else { std::process::id() };
+    assert_eq!(stale.pid(), Some(claimed));
+    drop(stale);
+    common::assert_nothing_queued(&receiver);
+}
+
+/// A timeout too long to represent as a deadline (`Duration::MAX`) waits as long as it
+/// takes; it must not panic on the `Instant` overflow.
+#[test]
+fn a_barrier_timeout_of_duration_max_does_not_panic() {
+    let (receiver, notifier) = pair();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..2 {
+                assert!(recv(&receiver).is_barrier());
+            }
+        });
+        notifier.barrier(Duration::MAX).unwrap();
+        notifier.barrier_on_behalf_of(0, Duration::MAX).unwrap();
+    });
+    common::assert_nothing_queued(&receiver);
 }
 
 #[test]

@@ -381,7 +381,7 @@ fn credentials_are_ours_for_path_and_abstract() {
         notifier.notify(&[NotifyState::Ready]).unwrap();
         let n = recv(&receiver);
         assert_from_us(&n);
-        // send_as with our own pid claims exactly what the kernel would attach.
+        // Our own PID claims nothing: the kernel attaches our credentials, as to any send.
         notifier
             .send_with(
                 &Message::from_states(&[NotifyState::Watchdog]).unwrap(),

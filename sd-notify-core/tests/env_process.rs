@@ -322,6 +322,7 @@ fn child_notify_unset() {
 }
 
 fn child_notify_set() {
+    let sockets = open_sockets();
     let n = Notifier::from_env().unwrap().expect("NOTIFY_SOCKET is set");
     assert_eq!(n.address().to_string(), env("EXPECT_ADDRESS"));
     notify(&[NotifyState::Ready, NotifyState::Status("child up")]).unwrap();
@@ -336,6 +337,10 @@ fn child_notify_set() {
     assert!(sd_notify_core::status!("{}", "x\rREADY=1").is_err());
     // The parent drops the barrier notification: answered.
     barrier(WAIT).unwrap();
+    // One process-wide notifier, read once: the same one at every call, and one socket for
+    // the free functions, `status!` and the notifier's own methods together.
+    assert!(std::ptr::eq(Notifier::from_env().unwrap().unwrap(), n));
+    assert_eq!(open_sockets(), sockets + 1, "one socket for every send of the process");
 }
 
 fn child_notify_invalid() {

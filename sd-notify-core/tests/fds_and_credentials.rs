@@ -1,5 +1,6 @@
-//! Descriptor passing (SCM_RIGHTS) and credentials (SCM_CREDENTIALS) on real sockets; the
-//! notifier's own socket is close-on-exec.
+//! Descriptor passing (SCM_RIGHTS) and credentials (SCM_CREDENTIALS) on real sockets, alone
+//! and together (`send_with`, `barrier_on_behalf_of`); the notifier's own socket is
+//! close-on-exec.
 
 mod common;
 
@@ -158,10 +159,10 @@ fn is_root() -> bool {
 }
 
 #[test]
-fn send_as_another_pid_claims_that_pid_when_privileged() {
-    let mut child = Command::new("sleep").arg("5").stdin(Stdio::null()).spawn().expect("spawn sleep");
-    let child_pid = child.id();
-    let (our_pid, uid, gid) = common::our_creds();
+fn on_behalf_of_another_pid_claims_that_pid_when_privileged() {
+    let child = Sleeper::spawn();
+    let child_pid = child.pid();
+    let (_, uid, gid) = common::our_creds();
     for (receiver, notifier) in both_kinds() {
         notifier
             .send_with(
@@ -171,21 +172,13 @@ fn send_as_another_pid_claims_that_pid_when_privileged() {
             .unwrap();
         let n = recv(&receiver);
         assert_eq!(n.bytes(), format!("READY=1\nMAINPID={child_pid}").as_bytes());
-        if is_root() {
-            assert_eq!(n.pid(), Some(child_pid), "root may claim the child's pid");
-        } else {
-            eprintln!("not root: checking the EPERM fallback to our own pid instead");
-            assert_eq!(n.pid(), Some(our_pid), "EPERM: sent again under our own pid");
-        }
-        assert_eq!((n.uid(), n.gid()), (Some(uid), Some(gid)));
+        assert_eq!((n.pid(), n.uid(), n.gid()), (claimed(child_pid), Some(uid), Some(gid)));
         assert_nothing_queued(&receiver);
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
 }
 
 #[test]
-fn send_as_a_pid_that_does_not_exist_falls_back_to_ours() {
+fn on_behalf_of_a_pid_that_does_not_exist_falls_back_to_ours() {
     let ghost = unused_pid();
     for (receiver, notifier) in both_kinds() {
         notifier
@@ -203,7 +196,7 @@ fn send_as_a_pid_that_does_not_exist_falls_back_to_ours() {
 }
 
 #[test]
-fn send_as_an_exited_and_reaped_child_falls_back_to_ours() {
+fn on_behalf_of_an_exited_and_reaped_child_falls_back_to_ours() {
     let mut child = Command::new("true").spawn().expect("spawn true");
     let pid = child.id();
     child.wait().unwrap();
@@ -222,4 +215,136 @@ fn send_as_an_exited_and_reaped_child_falls_back_to_ours() {
     let n = recv(&receiver);
     assert_eq!(n.bytes(), b"STATUS=bye");
     assert_from_us(&n);
+}
+
+/// A child that lives while a test claims its PID; killed and reaped on drop.
+struct Sleeper(std::process::Child);
+
+impl Sleeper {
+    fn spawn() -> Self {
+        Sleeper(Command::new("sleep").arg("30").stdin(Stdio::null()).spawn().expect("spawn sleep"))
+    }
+
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The PID a datagram that claims `pid` arrives with: `pid` where the kernel lets us claim
+/// it (root), ours otherwise (the EPERM fallback).
+fn claimed(pid: u32) -> Option<u32> {
+    if is_root() {
+        Some(pid)
+    } else {
+        eprintln!("not root: checking the EPERM fallback to our own pid instead");
+        Some(std::process::id())
+    }
+}
+
+/// `sd_pid_notify_with_fds` with a PID: descriptors and credentials in one datagram.
+#[test]
+fn fds_on_behalf_of_another_pid_travel_in_one_datagram() {
+    let child = Sleeper::spawn();
+    let (_, uid, gid) = common::our_creds();
+    for (receiver, notifier) in both_kinds() {
+        let (_read, write) = common::pipe();
+        let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("relayed")]).unwrap();
+        let fds = [write.as_fd()];
+        let options = SendOptions::new().fds(&fds).on_behalf_of(child.pid());
+        notifier.send_with(&msg, options).unwrap();
+        let n = recv(&receiver);
+        assert_eq!(n.bytes(), b"FDSTORE=1\nFDNAME=relayed");
+        assert_eq!((n.pid(), n.uid(), n.gid()), (claimed(child.pid()), Some(uid), Some(gid)));
+        let [got] = n.fds() else { panic!("one fd expected: {n:?}") };
+        assert_eq!(inode(got.as_fd()), inode(write.as_fd()), "the same pipe");
+        assert!(is_cloexec(got.as_fd()));
+        assert_nothing_queued(&receiver);
+    }
+}
+
+#[test]
+fn fds_on_behalf_of_a_pid_that_does_not_exist_fall_back_to_ours_with_the_fds() {
+    let ghost = unused_pid();
+    for (receiver, notifier) in both_kinds() {
+        let (_read, write) = common::pipe();
+        let msg = Message::from_states(&[NotifyState::FdStore]).unwrap();
+        // The order of the options does not matter.
+        notifier.send_with(&msg, SendOptions::new().on_behalf_of(ghost).fds(&[write.as_fd()])).unwrap();
+        let n = recv(&receiver);
+        assert_eq!(n.bytes(), b"FDSTORE=1");
+        assert_from_us(&n);
+        let [got] = n.fds() else { panic!("one fd expected: {n:?}") };
+        assert_eq!(inode(got.as_fd()), inode(write.as_fd()));
+        // Exactly one datagram: the refused attempt sent nothing.
+        assert_nothing_queued(&receiver);
+    }
+}
+
+#[test]
+fn pid_0_our_own_pid_and_no_options_send_as_ourselves() {
+    let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
+    for (receiver, notifier) in both_kinds() {
+        for options in [
+            SendOptions::new(),
+            SendOptions::default(),
+            SendOptions::new().on_behalf_of(0),
+            SendOptions::new().on_behalf_of(std::process::id()),
+        ] {
+            notifier.send_with(&ready, options).unwrap();
+            let n = recv(&receiver);
+            assert_eq!(n.bytes(), b"READY=1", "{options:?}");
+            assert_from_us(&n);
+            assert!(n.fds().is_empty());
+        }
+        assert_nothing_queued(&receiver);
+    }
+}
+
+/// `sd_pid_notify_barrier`: the PID goes on the `BARRIER=1` message, as libsystemd does.
+#[test]
+fn barrier_on_behalf_of_another_pid_claims_it_on_the_barrier_message() {
+    let child = Sleeper::spawn();
+    let (_, uid, gid) = common::our_creds();
+    for (receiver, notifier) in both_kinds() {
+        std::thread::scope(|s| {
+            let manager = s.spawn(|| {
+                let n = recv(&receiver);
+                assert_eq!(n.bytes(), b"BARRIER=1");
+                assert!(n.is_barrier());
+                assert_eq!((n.pid(), n.uid(), n.gid()), (claimed(child.pid()), Some(uid), Some(gid)));
+                let [fd] = n.fds() else { panic!("one fd expected: {n:?}") };
+                assert!(is_cloexec(fd.as_fd()));
+                // Dropping it closes the descriptor: the barrier is answered.
+            });
+            notifier.barrier_on_behalf_of(child.pid(), common::WAIT).expect("barrier answered");
+            manager.join().unwrap();
+        });
+        assert_nothing_queued(&receiver);
+    }
+}
+
+#[test]
+fn barrier_on_behalf_of_a_pid_that_does_not_exist_falls_back_to_ours() {
+    let ghost = unused_pid();
+    for (receiver, notifier) in both_kinds() {
+        std::thread::scope(|s| {
+            let manager = s.spawn(|| {
+                let n = recv(&receiver);
+                assert!(n.is_barrier());
+                assert_eq!(n.fds().len(), 1);
+                assert_from_us(&n);
+            });
+            notifier.barrier_on_behalf_of(ghost, common::WAIT).expect("barrier answered");
+            manager.join().unwrap();
+        });
+        // One datagram: the refused attempt sent nothing.
+        assert_nothing_queued(&receiver);
+    }
 }

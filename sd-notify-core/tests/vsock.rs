@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use common::WAIT;
-use sd_notify_core::{Error, Notifier, NotifyAddress, NotifyState};
+use sd_notify_core::{Error, Message, Notifier, NotifyAddress, NotifyState, SendOptions};
 
 /// A socket of `sock_type` bound to CID 1 on a free port (listening, for connection types);
 /// Err(reason) when the kernel cannot do that.
@@ -129,6 +129,52 @@ fn vsock_stream_loopback_reads_to_eof() {
 fn plain_vsock_falls_back_to_a_stream_listener() {
     // Plain `vsock:` tries dgram, then seqpacket, then stream.
     loopback("vsock:", libc::SOCK_STREAM);
+}
+
+/// `on_behalf_of` 0 or our own PID claims nothing, so it works over vsock like a plain send.
+#[test]
+fn vsock_sends_on_our_own_behalf() {
+    let (listener, port) = match local_listener(libc::SOCK_STREAM) {
+        Ok(l) => l,
+        Err(reason) => {
+            eprintln!("SKIPPED: vsock on our own behalf: no vsock loopback on this kernel ({reason})");
+            return;
+        }
+    };
+    let notifier = Notifier::new(NotifyAddress::parse(&format!("vsock-stream:1:{port}")).unwrap()).unwrap();
+    let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
+    for pid in [0, std::process::id()] {
+        std::thread::scope(|s| {
+            let server = s.spawn(|| read_to_eof(&accept(&listener)));
+            notifier.send_with(&ready, SendOptions::new().on_behalf_of(pid)).unwrap();
+            assert_eq!(server.join().unwrap(), b"READY=1", "pid {pid}");
+        });
+    }
+}
+
+/// Credentials of another process and descriptors need an `AF_UNIX` socket: refused before
+/// any connection, for sends and barriers alike.
+#[test]
+fn vsock_refuses_another_pid_fds_and_barriers() {
+    let notifier = Notifier::new(NotifyAddress::parse("vsock:1:1234").unwrap()).unwrap();
+    let ready = Message::from_states(&[NotifyState::Ready]).unwrap();
+    let fdstore = Message::from_states(&[NotifyState::FdStore]).unwrap();
+    let (_r, w) = common::pipe();
+    use std::os::fd::AsFd;
+    let refused = |r: Result<(), Error>| matches!(r, Err(Error::NeedsUnixSocket));
+    assert!(refused(notifier.send_with(&ready, SendOptions::new().on_behalf_of(1))));
+    assert!(refused(notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()]))));
+    assert!(refused(notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()]).on_behalf_of(1))));
+    assert!(refused(notifier.barrier_on_behalf_of(1, WAIT)));
+    assert!(refused(notifier.barrier_on_behalf_of(0, WAIT)));
+    // Ourselves (0 or our PID) claims nothing: not refused, whatever the transport says
+    // (here without a listener, and maybe without vsock at all).
+    let notifier = Notifier::new(NotifyAddress::parse("vsock-dgram:local:1").unwrap()).unwrap();
+    notifier.set_timeout(Duration::from_millis(500)).unwrap();
+    for pid in [0, std::process::id()] {
+        let result = notifier.send_with(&ready, SendOptions::new().on_behalf_of(pid));
+        assert!(!refused(result), "pid {pid}");
+    }
 }
 
 /// No listener (and, here, maybe no transport): a clean `Error::Io`, or `Error::Timeout` when
