@@ -1,8 +1,8 @@
 //! The run time behind `#[sd_service]`: signals, readiness, watchdog, reload, exit report.
 //!
-//! One service runs at a time in a process, since signals are per process: the state is
-//! process-global ([`state`]) and [`ServiceHandle`] is a zero-sized handle to it. How the pieces
-//! fit, one file each:
+//! The state is process-global ([`state`]; why, and what a handle does after its service
+//! ended, is on [`ServiceHandle`]); a handle carries the id of its run. How the pieces fit,
+//! one file each:
 //! - **Signals** (`sys::signal`). SIGTERM/SIGINT (and SIGHUP with `reload`) get handlers that
 //!   send the pre-encoded `STOPPING=1` (or `RELOADING=1` + `MONOTONIC_USEC=`) themselves, at
 //!   once and without waiting, then wake the service thread. What they cannot send (no
@@ -12,14 +12,17 @@
 //!   for the service thread.
 //! - **The service thread** ([`thread`]) sleeps on the signal pipe, the watchdog timer (only
 //!   when the manager asked for one) and, while the outbox holds something, the socket. It
-//!   wakes the futures of [`ServiceHandle::shutdown`] and [`ServiceHandle::reload_requested`], resends,
-//!   and pings or marks a ping due.
+//!   wakes the futures of [`ServiceHandle::shutdown`] and [`ServiceHandle::reload_requested`],
+//!   resends, and pings or marks a ping due.
+//! - **The waiting futures** ([`waiters`]): one slot per waiting future, freed when it
+//!   completes or is dropped; a poll costs the same however many wait.
 //! - **The watchdog** is tied to the progress of `main` where the attribute can see it: an
 //!   async body pings when its future is polled ([`supervise`]); a sync body once it calls
 //!   [`ServiceHandle::heartbeat`]. Until then the service thread pings by itself.
 //! - **The start and the end** ([`run`]): set-up before the runtime's threads exist, and
 //!   the exit report, all of it bounded by [`EXIT_BARRIER_TIMEOUT`].
 
+mod futures;
 mod handle;
 mod outbox;
 mod reload;
@@ -27,11 +30,17 @@ mod report;
 mod run;
 mod state;
 mod supervise;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 mod thread;
+mod waiters;
 
 use std::time::Duration;
 
-pub use handle::{ReloadRequested, ServiceHandle, Shutdown};
+pub use futures::{ReloadRequested, Shutdown};
+pub use handle::ServiceHandle;
 pub use report::{
     Failure, Probe, ViaDebug, ViaDisplay, ViaDynError, ViaDynErrorSend, ViaDynErrorSendSync, ViaError,
     ViaNoError, ViaResult, Wrap,
@@ -77,8 +86,8 @@ pub struct Config {
     pub ready_marker: bool,
 }
 
-/// The handle the generated code passes to the body.
+/// The handle the generated code passes to the body (its run has begun).
 #[doc(hidden)]
 pub fn handle() -> ServiceHandle {
-    ServiceHandle::current()
+    ServiceHandle::of_live_run()
 }

@@ -75,7 +75,7 @@ pub(super) fn answer(status: Option<&str>) -> bool {
     if signal::reload_signals() > covers {
         r.announce = true;
         drop(r);
-        state::wake_all(&state::RELOAD_WAITERS);
+        state::RELOAD_WAITERS.wake_all();
     }
     true
 }

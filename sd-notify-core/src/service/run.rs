@@ -95,7 +95,8 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
         // Only an invalid literal can fail, and the attribute rejects those at compile time.
         .or_else(|_| Message::from_states(&[NotifyState::Stopping]))
         .unwrap_or_default();
-    let runtime = Runtime { config, watchdog, stopping: leak_once(config, stopping), pid: sys::getpid() };
+    let runtime =
+        Runtime { config, watchdog, stopping: leak_once(config, stopping), pid: sys::getpid(), run: None };
     if let Err(running) = state::begin(runtime) {
         eprintln!(
             "sd_service: `{}` was called while `{running}` is running; one #[sd_service] fn runs at a \

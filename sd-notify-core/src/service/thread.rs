@@ -82,7 +82,7 @@ fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve)
         if !stop_handled && state::stop_requested() {
             stop_handled = true;
             // Wake first: the service's own shutdown never waits for the manager.
-            state::wake_all(&SHUTDOWN_WAITERS);
+            SHUTDOWN_WAITERS.wake_all();
             state::wake_main_task();
             run::send_stopping_once();
             if on_stop == OnStop::Exit {
@@ -95,7 +95,7 @@ fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve)
         let reloads = signal::reload_signals();
         if reloads != reloads_seen {
             reloads_seen = reloads;
-            state::wake_all(&RELOAD_WAITERS);
+            RELOAD_WAITERS.wake_all();
         }
         if let (Some(at), Some(period)) = (next_ping, period) {
             let now = Instant::now();

@@ -25,7 +25,7 @@ async fn main(service: ServiceHandle) -> Result<(), io::Error> {
     if let Some(ms) = knob("STOP_AFTER_MS") {
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(ms));
-            ServiceHandle::current().stop();
+            ServiceHandle::current().expect("spawned by the service").stop();
         });
     }
     if let Some(ms) = knob("BLOCK_MS") {
@@ -56,7 +56,10 @@ async fn init() -> Result<(), io::Error> {
         }
         // ... and shown harmlessly once sanitised.
         let shown = format!("user said: {}", sd_notify_core::sanitize_status(&untrusted));
-        ServiceHandle::current().set_status(&shown).map_err(io::Error::from)?;
+        ServiceHandle::current()
+            .expect("called by the service")
+            .set_status(&shown)
+            .map_err(io::Error::from)?;
     }
     let init = Duration::from_millis(knob("INIT_MS").unwrap_or(0));
     match knob("EXTEND_MS") {

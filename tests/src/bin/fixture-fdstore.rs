@@ -80,7 +80,7 @@ fn take_or_store() -> io::Result<(u64, File, TcpListener)> {
     state.write_all(line.as_bytes())?;
     let status = format!("fd store: {state_origin}: {line}; {listener_origin}: {}", listener.local_addr()?);
     println!("fixture-fdstore: pid {}: {status}", std::process::id());
-    ServiceHandle::current().set_status(&status).map_err(io::Error::other)?;
+    ServiceHandle::current().expect("called by the service").set_status(&status).map_err(io::Error::other)?;
     Ok((start, state, listener))
 }
 

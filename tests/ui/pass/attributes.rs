@@ -16,7 +16,7 @@ pub fn r#loop(mut service: sd_notify_core::ServiceHandle) -> Result<(), String> 
     let unused = 1;
     let stopping = service.is_stopping();
     #[ready]
-    service = sd_notify_core::ServiceHandle::current();
+    service = sd_notify_core::ServiceHandle::current().expect("inside the service");
     if stopping || service.is_stopping() {
         return Err("stopped early".to_owned());
     }
