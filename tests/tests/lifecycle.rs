@@ -10,6 +10,7 @@ const ASYNC: &str = env!("CARGO_BIN_EXE_fixture-async");
 const ASYNC_NO_HANDLE: &str = env!("CARGO_BIN_EXE_fixture-async-no-handle");
 const SYNC: &str = env!("CARGO_BIN_EXE_fixture-sync");
 const SYNC_NO_HANDLE: &str = env!("CARGO_BIN_EXE_fixture-sync-no-handle");
+const WAITERS: &str = env!("CARGO_BIN_EXE_fixture-waiters");
 
 /// Generous bound for "at once": the machines are slow and shared; this only catches hangs
 /// and "only when the application gets round to it".
@@ -108,6 +109,38 @@ fn service_stop_from_another_thread_acts_like_sigterm() {
     assert_eq!(exit_code(svc.wait_exit(EXIT)), 0);
     assert_eq!(svc.with_line("STOPPING=1").len(), 1, "sent once: {:#?}", svc.texts());
     assert!(svc.events.last().is_some_and(|e| e.barrier));
+}
+
+/// Issue 13, item 1: 16 threads, each after 2 000 finished connections that selected on a
+/// `shutdown()` of their own, wait on one more; SIGTERM (`after_churn`: once all of them
+/// wait; else at once, while the connections still come and go) wakes every one of them,
+/// and the service stops cleanly.
+fn assert_sigterm_wakes_every_waiting_thread(after_churn: bool) {
+    const THREADS: usize = 16;
+    let mut svc = Launch::new(WAITERS).env("THREADS", &THREADS.to_string()).start();
+    svc.wait_for("READY=1", EXIT, is_ready);
+    if after_churn {
+        for _ in 0..THREADS {
+            svc.stdout_line("CHURNED", EXIT, |l| l.starts_with("CHURNED "));
+        }
+    }
+    svc.signal(libc::SIGTERM);
+    svc.wait_for("STOPPING=1", PROMPTLY, |e| e.has("STOPPING=1"));
+    for _ in 0..THREADS {
+        svc.stdout_line("WOKEN", EXIT, |l| l.starts_with("WOKEN "));
+    }
+    assert_eq!(exit_code(svc.wait_exit(EXIT)), 0, "{:#?}", svc.texts());
+    assert_eq!(svc.texts(), ["READY=1", "STOPPING=1\nSTATUS=Stopping", "BARRIER=1"]);
+}
+
+#[test]
+fn sigterm_wakes_every_thread_waiting_on_shutdown_after_many_finished_tasks() {
+    assert_sigterm_wakes_every_waiting_thread(true);
+}
+
+#[test]
+fn sigterm_while_tasks_come_and_go_wakes_every_waiting_thread() {
+    assert_sigterm_wakes_every_waiting_thread(false);
 }
 
 // Repeated stop signals (ignored under a manager, a second Ctrl-C exits only without one):

@@ -17,6 +17,7 @@ const EARLY_ANSWER: &str = env!("CARGO_BIN_EXE_fixture-early-answer");
 const HEARTBEAT: &str = env!("CARGO_BIN_EXE_fixture-heartbeat");
 const HEALTH: &str = env!("CARGO_BIN_EXE_fixture-health");
 const TWO_SERVICES: &str = env!("CARGO_BIN_EXE_fixture-two-services");
+const HANDLE_LIFETIME: &str = env!("CARGO_BIN_EXE_fixture-handle-lifetime");
 const ERRORS: &str = env!("CARGO_BIN_EXE_fixture-errors");
 const TERMINATION: &str = env!("CARGO_BIN_EXE_fixture-termination");
 const SYNC_NO_HANDLE: &str = env!("CARGO_BIN_EXE_fixture-sync-no-handle");
@@ -519,6 +520,34 @@ fn a_service_called_while_another_runs_is_refused_and_its_body_never_runs() {
     assert!(
         stderr.contains("sd_service: `inner` was called while `first` is running"),
         "stderr names both: {stderr}"
+    );
+}
+
+// issue 13, item 7: `ServiceHandle::current()` is `None` outside a service (it used to give a
+// handle whose `shutdown()` never completed); a handle kept after its service answers
+// "stopped", wakes what waits on it, sends nothing after the exit report, and never acts on
+// the next service.
+#[test]
+fn a_handle_exists_only_while_its_service_runs_and_a_kept_one_answers_stopped() {
+    let mut svc = Launch::new(HANDLE_LIFETIME).env("WATCHDOG_USEC", "60000000").start();
+    assert_eq!(exit_code(svc.wait_exit(EXIT)), 0, "{:#?}", svc.texts());
+    assert_eq!(
+        svc.texts(),
+        [
+            "X_BEFORE_CURRENT=false",
+            "READY=1\nSTATUS=first running",
+            "X_FIRST_CURRENT=true\nX_FIRST_WATCHDOG=Some(60s)",
+            "STOPPING=1\nSTATUS=first stopping",
+            "BARRIER=1",
+            "X_AFTER_CURRENT=false\nX_AFTER_STOPPING=true\nX_AFTER_WATCHDOG=None\nX_WAITER_WOKEN=true",
+            // Nothing from the kept handle's set_status, trigger_watchdog or stop.
+            "X_LATE_REFUSED=true",
+            "READY=1\nSTATUS=second running",
+            "X_OLD_STOPPING=true\nX_NEW_STOPPING=false",
+            "X_NEW_STOPPING_AFTER_OLD_STOP=false\nX_NEW_HEALTHY_AFTER_OLD_MARK=true",
+            "STOPPING=1\nSTATUS=second stopping",
+            "BARRIER=1",
+        ]
     );
 }
 
