@@ -1,11 +1,26 @@
-//! Part 4: build cost of the attribute macro crate vs `tokio-macros`.
+//! Part 4: build cost.
 //!
-//! A throwaway workspace outside the repository holds two one-line crates, one depending on
+//! **4a, the macro crate alone** ([`measure`]): `sd-notify-macros` vs `tokio-macros`. A
+//! throwaway workspace outside the repository holds two one-line crates, one depending on
 //! `sd-notify-macros` (by path) and one on `tokio-macros`; one `Cargo.lock` serves both, so
 //! shared dependencies (`syn`, `quote`, `proc-macro2`) are the same versions. Each is built
 //! from an empty target directory, debug and release, `--offline` after one `cargo fetch`,
 //! with `CARGO_INCREMENTAL=0` (a user gets the macro crate from a registry, never
-//! incrementally), alternating which goes first, repeated; medians are reported.
+//! incrementally), alternating which goes first, repeated; medians are reported. This compares
+//! the two macro crates; it is not what a user pays for adding ours.
+//!
+//! **4b, what a tokio service pays** ([`measure_tokio_service`]): a throwaway workspace with two
+//! binary crates that are the same tokio TCP echo service (`#[tokio::main]`, tokio features
+//! `rt-multi-thread`, `macros`, `net`, `signal`, `io-util`), one of them also depending on
+//! `sd-notify-core` (by path, default features) with `#[sd_service]` + `#[ready]` on its
+//! `main`. One `Cargo.lock`; each build from an empty target directory with DEFAULT cargo
+//! settings (no `CARGO_INCREMENTAL`, no profile or wrapper variables: cargo builds the local
+//! path crates incrementally in debug as it does for a user), `--offline` after one
+//! `cargo fetch`, debug and release, in pairs alternating which goes first. Reported per profile:
+//! medians, the median of the per-pair ratios (with ÷ without) and their min–max, and the
+//! crates the with-build compiled that the without-build did not.
+//! Run only this part: `BENCH_ONLY=build-tokio cargo run --release -p sd-notify-benches --bin
+//! bench-all` (`BENCH_PAIRS=N` for N pairs per profile, default 5).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -142,9 +157,14 @@ fn setup(dir: &Path, macros_path: &Path) -> Result<(), String> {
 }
 
 fn build(dir: &Path, member: &str, release: bool) -> Result<Build, String> {
+    build_with(cargo_cmd(dir), dir, member, release)
+}
+
+/// One cold build of `member` by `cmd` (a `cargo` command in `dir`), from an empty target
+/// directory that is removed afterwards.
+fn build_with(mut cmd: Command, dir: &Path, member: &str, release: bool) -> Result<Build, String> {
     let target = dir.join(format!("target-{member}"));
     let _ = std::fs::remove_dir_all(&target);
-    let mut cmd = cargo_cmd(dir);
     cmd.args(["build", "--offline", "-p", member]).env("CARGO_TARGET_DIR", &target);
     if release {
         cmd.arg("--release");
@@ -231,7 +251,9 @@ pub fn measure(reps: usize) -> Result<Report, String> {
 
 /// The report section.
 pub fn markdown(r: &Report) -> String {
-    let mut s = String::new();
+    let mut s = String::from(
+        "### 4a. The macro crate alone vs `tokio-macros` (`CARGO_INCREMENTAL=0`)\n\nThis compares the two macro crates with their dependencies, incremental compilation off. It is **not** what a user pays for adding `sd-notify-core` to a service: that is 4b.\n\n",
+    );
     if !r.macro_complete {
         s += &format!(
             "**`sd-notify-macros` was not complete when this ran** ({} lines of Rust, no `#[proc_macro_attribute]`): the figures measure its dependencies, not the attribute.\n\n",
@@ -275,4 +297,429 @@ pub fn markdown(r: &Report) -> String {
         r.reps
     );
     s
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4b. What a tokio service pays for adding `sd-notify-core`.
+// ---------------------------------------------------------------------------------------------
+
+/// The environment variable that runs one part of `bench-all` alone.
+pub const ONLY_ENV: &str = "BENCH_ONLY";
+/// Its value for 4b.
+pub const ONLY_TOKIO: &str = "build-tokio";
+/// Pairs per profile for 4b (`BENCH_PAIRS` overrides it in [`ONLY_TOKIO`] mode).
+pub const TOKIO_PAIRS: usize = 5;
+/// The target: adding `sd-notify-core` costs at most this factor of cold build wall time.
+pub const TOKIO_TARGET: f64 = 1.08;
+/// The command that runs 4b alone.
+pub const TOKIO_COMMAND: &str =
+    "BENCH_ONLY=build-tokio cargo run --release -p sd-notify-benches --bin bench-all";
+
+/// The tokio features of both services: what a real network service uses.
+const TOKIO_FEATURES: &str = r#"["rt-multi-thread", "macros", "net", "signal", "io-util"]"#;
+const WITHOUT: &str = "svc-without";
+const WITH: &str = "svc-with";
+
+/// One pair of cold builds of the same service, without and with `sd-notify-core`.
+#[derive(Debug, Clone)]
+pub struct Pair {
+    /// The service without `sd-notify-core`.
+    pub without: Build,
+    /// The service with `sd-notify-core` and `#[sd_service]`.
+    pub with: Build,
+    /// `true` when the with-build went first.
+    pub with_first: bool,
+}
+
+impl Pair {
+    /// Wall time, with ÷ without.
+    pub fn wall_ratio(&self) -> f64 {
+        self.with.wall / self.without.wall
+    }
+    /// CPU time, with ÷ without.
+    pub fn cpu_ratio(&self) -> f64 {
+        self.with.cpu / self.without.cpu
+    }
+}
+
+/// All pairs of one profile.
+#[derive(Debug, Clone)]
+pub struct ServiceProfile {
+    /// `debug` or `release`.
+    pub profile: &'static str,
+    /// Every pair, in run order.
+    pub pairs: Vec<Pair>,
+}
+
+impl ServiceProfile {
+    fn col(&self, f: impl Fn(&Pair) -> f64) -> Vec<f64> {
+        self.pairs.iter().map(f).collect()
+    }
+    /// Median of the per-pair wall ratios.
+    pub fn wall_ratio(&self) -> f64 {
+        median(&self.col(Pair::wall_ratio))
+    }
+    /// `true` when the median pair wall ratio is within [`TOKIO_TARGET`].
+    pub fn met(&self) -> bool {
+        self.wall_ratio() <= TOKIO_TARGET
+    }
+    /// Crates the with-build compiled that the without-build did not (over every pair).
+    pub fn extra_crates(&self) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for p in &self.pairs {
+            for c in &p.with.compiled {
+                if !p.without.compiled.contains(c) && !c.starts_with(WITH) && !out.contains(c) {
+                    out.push(c.clone());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// What 4b found.
+#[derive(Debug, Clone)]
+pub struct ServiceReport {
+    /// Debug, then release.
+    pub profiles: Vec<ServiceProfile>,
+    /// Versions the lock file picked for the crates that matter (syn, tokio, tokio-macros, …).
+    pub versions: Vec<String>,
+    /// The `syn` versions in the lock file.
+    pub syn_versions: Vec<String>,
+    /// `cargo tree -p svc-with -i syn -e normal,build` (or its error), verbatim.
+    pub syn_tree: String,
+    /// `rustc -V` as the builds saw it.
+    pub rustc: String,
+    /// Load average before and after, as `/proc/loadavg` gives it (1, 5, 15 min).
+    pub load: (String, String),
+}
+
+/// A `cargo` command in `dir` with DEFAULT settings: no variable of the caller's environment
+/// that changes what or how cargo builds (incremental, profiles, flags, wrappers, jobs, the
+/// jobserver of the `cargo run` that started us).
+fn default_cargo_cmd(dir: &Path) -> Command {
+    let mut c = Command::new(cargo());
+    c.current_dir(dir);
+    for (k, _) in std::env::vars_os() {
+        let Some(k) = k.to_str() else { continue };
+        if k.starts_with("CARGO_PROFILE_")
+            || k.starts_with("CARGO_BUILD_")
+            || k.starts_with("CARGO_TARGET_")
+            || k.starts_with("CARGO_ENCODED_")
+            || k.starts_with("CARGO_PKG_")
+            || matches!(
+                k,
+                "CARGO_INCREMENTAL"
+                    | "CARGO_MAKEFLAGS"
+                    | "MAKEFLAGS"
+                    | "MFLAGS"
+                    | "RUSTFLAGS"
+                    | "RUSTDOCFLAGS"
+                    | "RUSTC_WRAPPER"
+                    | "RUSTC_WORKSPACE_WRAPPER"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+            )
+        {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+const SERVICE_WITHOUT: &str = r#"//! A tokio TCP echo service: the build-cost benchmark's baseline.
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, SignalKind};
+
+async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let listener = TcpListener::bind("127.0.0.1:7878").await?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                tokio::spawn(echo(stream));
+            }
+        }
+    }
+    Ok(())
+}
+"#;
+
+const SERVICE_WITH: &str = r#"//! The same tokio TCP echo service as an `#[sd_service]`: READY=1 once bound, STOPPING=1 on
+//! SIGTERM (the attribute's handler), then the loop ends.
+use sd_notify_core::{sd_service, ServiceHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn echo(mut stream: TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        stream.write_all(&buf[..n]).await?;
+    }
+}
+
+#[sd_service]
+#[tokio::main]
+async fn main(service: ServiceHandle) -> std::io::Result<()> {
+    #[ready]
+    let listener = TcpListener::bind("127.0.0.1:7878").await?;
+    loop {
+        tokio::select! {
+            () = service.shutdown() => break,
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                tokio::spawn(echo(stream));
+            }
+        }
+    }
+    Ok(())
+}
+"#;
+
+fn run_ok(mut cmd: Command, what: &str) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| format!("{what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{what} failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn setup_services(dir: &Path, core_path: &Path) -> Result<(), String> {
+    let w = |p: PathBuf, s: &str| std::fs::write(&p, s).map_err(|e| format!("writing {}: {e}", p.display()));
+    for (member, src) in [(WITHOUT, SERVICE_WITHOUT), (WITH, SERVICE_WITH)] {
+        std::fs::create_dir_all(dir.join(member).join("src")).map_err(|e| e.to_string())?;
+        w(dir.join(member).join("src/main.rs"), src)?;
+        let mut deps = format!("tokio = {{ version = \"1\", features = {TOKIO_FEATURES} }}\n");
+        if member == WITH {
+            deps += &format!("sd-notify-core = {{ path = {:?} }}\n", core_path.display().to_string());
+        }
+        w(
+            dir.join(member).join("Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{member}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n[dependencies]\n{deps}"
+            ),
+        )?;
+    }
+    w(
+        dir.join("Cargo.toml"),
+        &format!("[workspace]\nresolver = \"2\"\nmembers = [\"{WITHOUT}\", \"{WITH}\"]\n"),
+    )?;
+    let mut fetch = default_cargo_cmd(dir);
+    fetch.args(["fetch", "--quiet"]);
+    run_ok(fetch, "cargo fetch")?;
+    Ok(())
+}
+
+/// `name version` of every locked package named `name`.
+fn locked(versions: &[String], name: &str) -> Vec<String> {
+    versions
+        .iter()
+        .filter_map(|v| v.strip_prefix(name).and_then(|r| r.strip_prefix(' ')))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Runs 4b: `pairs` pairs of cold builds per profile.
+///
+/// # Errors
+/// When the throwaway workspace cannot be made, the lock does not put `tokio-macros` on 2.7.x,
+/// or a build fails.
+pub fn measure_tokio_service(pairs: usize) -> Result<ServiceReport, String> {
+    let core_path = crate::workspace_root().join("sd-notify-core");
+    let dir = std::env::temp_dir().join(format!("sd-notify-buildcost-tokio-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let result = (|| {
+        setup_services(&dir, &core_path)?;
+        let versions: Vec<String> = lock_versions(&dir)
+            .into_iter()
+            .filter(|v| {
+                ["syn ", "tokio ", "tokio-macros ", "proc-macro2 ", "quote ", "sd-notify"]
+                    .iter()
+                    .any(|p| v.starts_with(p))
+            })
+            .collect();
+        let tm = locked(&versions, "tokio-macros");
+        if tm.is_empty() || !tm.iter().all(|v| v.starts_with("2.7.")) {
+            return Err(format!("the lock put tokio-macros on {tm:?}, not 2.7.x (the syn 3 one)"));
+        }
+        let syn_versions = locked(&versions, "syn");
+        let mut tree = default_cargo_cmd(&dir);
+        tree.args(["tree", "--offline", "-p", WITH, "-i", "syn", "-e", "normal,build"]);
+        let syn_tree = match tree.output() {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim_end().to_owned(),
+            Ok(o) => format!("(cargo tree failed) {}", String::from_utf8_lossy(&o.stderr).trim()),
+            Err(e) => format!("(cargo tree: {e})"),
+        };
+        let rustc = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .current_dir(&dir)
+            .arg("-V")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        eprintln!("  4b lock: {}", versions.join(", "));
+        eprintln!("  4b cargo tree -p {WITH} -i syn -e normal,build:\n{syn_tree}");
+        let load0 = crate::machine::loadavg();
+        let mut profiles = Vec::new();
+        for (profile, release) in [("debug", false), ("release", true)] {
+            let mut sp = ServiceProfile { profile, pairs: Vec::new() };
+            for i in 0..pairs {
+                let with_first = i % 2 == 1;
+                let one = |member: &str| -> Result<Build, String> {
+                    let b = build_with(default_cargo_cmd(&dir), &dir, member, release)?;
+                    eprintln!(
+                        "  4b {profile} pair {} {member}: {:.2} s wall, {:.2} s CPU",
+                        i + 1,
+                        b.wall,
+                        b.cpu
+                    );
+                    Ok(b)
+                };
+                let (without, with) = if with_first {
+                    let w = one(WITH)?;
+                    (one(WITHOUT)?, w)
+                } else {
+                    let wo = one(WITHOUT)?;
+                    (wo, one(WITH)?)
+                };
+                let p = Pair { without, with, with_first };
+                eprintln!(
+                    "  4b {profile} pair {}: wall {:.3}×, CPU {:.3}×",
+                    i + 1,
+                    p.wall_ratio(),
+                    p.cpu_ratio()
+                );
+                sp.pairs.push(p);
+            }
+            profiles.push(sp);
+        }
+        Ok(ServiceReport {
+            profiles,
+            versions,
+            syn_versions,
+            syn_tree,
+            rustc,
+            load: (load0, crate::machine::loadavg()),
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Lines for the targets table of `BENCHMARKS.md`.
+pub fn tokio_service_summary(r: &ServiceReport) -> Vec<String> {
+    r.profiles
+        .iter()
+        .map(|p| {
+            let ratios = p.col(Pair::wall_ratio);
+            format!(
+                "| adding `sd-notify-core` to a tokio service | — | cold build wall, {}, {} pairs | ≤ {TOKIO_TARGET:.2}× | {:.3}× (pairs {:.3}–{:.3}×), CPU {:.3}× | {} |",
+                p.profile,
+                p.pairs.len(),
+                p.wall_ratio(),
+                quantile(&ratios, 0.0),
+                quantile(&ratios, 1.0),
+                median(&p.col(Pair::cpu_ratio)),
+                if p.met() { "met" } else { "**missed**" }
+            )
+        })
+        .collect()
+}
+
+/// The 4b section.
+pub fn tokio_service_markdown(r: &ServiceReport) -> String {
+    let mut s = String::from("### 4b. What a tokio service pays for adding `sd-notify-core`\n\n");
+    s += &format!(
+        "The same tokio TCP echo service (`#[tokio::main]`, tokio features {}) built twice, once without and once with `sd-notify-core` (default features) and `#[sd_service]` + `#[ready]` on its `main`. Cold builds, default cargo settings (cargo builds the local path crates incrementally in debug, as for a user). Target: with ÷ without ≤ {TOKIO_TARGET:.2}× wall, judged on the median of the per-pair ratios.\n\n",
+        TOKIO_FEATURES.trim_matches(|c| c == '[' || c == ']')
+    );
+    s += "| profile | pairs | without: wall s / CPU s, median | with: wall s / CPU s, median | wall ratio, median of pairs (min–max) | CPU ratio, median of pairs (min–max) | target ≤ 1.08× wall |\n|---|---:|---:|---:|---:|---:|---|\n";
+    for p in &r.profiles {
+        let wr = p.col(Pair::wall_ratio);
+        let cr = p.col(Pair::cpu_ratio);
+        s += &format!(
+            "| {} | {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.3}× ({:.3}–{:.3}) | {:.3}× ({:.3}–{:.3}) | {} |\n",
+            p.profile,
+            p.pairs.len(),
+            median(&p.col(|x| x.without.wall)),
+            median(&p.col(|x| x.without.cpu)),
+            median(&p.col(|x| x.with.wall)),
+            median(&p.col(|x| x.with.cpu)),
+            p.wall_ratio(),
+            quantile(&wr, 0.0),
+            quantile(&wr, 1.0),
+            median(&cr),
+            quantile(&cr, 0.0),
+            quantile(&cr, 1.0),
+            if p.met() { "met" } else { "**missed**" }
+        );
+    }
+    s += "\n";
+    for p in &r.profiles {
+        s += &format!(
+            "- {}: compiled with `sd-notify-core` and not without: {}\n",
+            p.profile,
+            p.extra_crates().iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let majors: Vec<&str> = {
+        let mut m: Vec<&str> = r.syn_versions.iter().filter_map(|v| v.split('.').next()).collect();
+        m.sort_unstable();
+        m.dedup();
+        m
+    };
+    s += &format!(
+        "- syn in the lock: {} ({} major{}); lock: {}; {}\n",
+        r.syn_versions.join(", "),
+        majors.len(),
+        if majors.len() == 1 { "" } else { "s" },
+        r.versions.join(", "),
+        r.rustc
+    );
+    s += &format!(
+        "- each build: `cargo build --offline -p <crate>` (and `--release`) from an empty target directory after one `cargo fetch`, one `Cargo.lock` for both; pairs alternate which goes first; load average {} before, {} after.\n",
+        r.load.0, r.load.1
+    );
+    s += &format!("- reproduce this part alone: `{TOKIO_COMMAND}`\n\n");
+    s += &format!("`cargo tree -p {WITH} -i syn -e normal,build`:\n\n```text\n{}\n```\n", r.syn_tree);
+    s
+}
+
+/// `BENCH_ONLY=build-tokio`: runs 4b alone and prints its section (`BENCH_PAIRS=N` pairs per
+/// profile, default [`TOKIO_PAIRS`]).
+///
+/// # Errors
+/// As [`measure_tokio_service`].
+pub fn run_only_tokio_service() -> Result<(), String> {
+    let pairs = std::env::var("BENCH_PAIRS").ok().and_then(|v| v.parse().ok()).unwrap_or(TOKIO_PAIRS).max(1);
+    println!("4b: cold builds of a tokio service without and with sd-notify-core, {pairs} pairs per profile");
+    let r = measure_tokio_service(pairs)?;
+    println!("\n{}", tokio_service_markdown(&r));
+    for l in tokio_service_summary(&r) {
+        println!("{l}");
+    }
+    Ok(())
 }
