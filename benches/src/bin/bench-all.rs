@@ -85,6 +85,9 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
+    if std::env::var(build_cost::ONLY_ENV).is_ok_and(|v| v == build_cost::ONLY_TOKIO) {
+        return build_cost::run_only_tokio_service();
+    }
     let opts = parse_options(args)?;
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let m = machine::Machine::detect();
@@ -243,6 +246,19 @@ fn run(args: &[String]) -> Result<(), String> {
             Err(e) => {
                 eprintln!("part 4: {e}");
                 let _ = writeln!(body, "not measured: {e}");
+            }
+        }
+        body += "\n";
+        let pairs = if opts.quick { 1 } else { build_cost::TOKIO_PAIRS };
+        println!("part 4b: a tokio service without and with sd-notify-core, {pairs} pairs per profile");
+        match build_cost::measure_tokio_service(pairs) {
+            Ok(r) => {
+                body += &build_cost::tokio_service_markdown(&r);
+                summary.extend(build_cost::tokio_service_summary(&r));
+            }
+            Err(e) => {
+                eprintln!("part 4b: {e}");
+                let _ = writeln!(body, "### 4b\n\nnot measured: {e}");
             }
         }
         body += "\n";
