@@ -37,9 +37,14 @@
 //!   [`send_with`](Notifier::send_with), whose [`SendOptions`] add descriptors, a PID to
 //!   send on behalf of, or both; [`barrier`](Notifier::barrier) and
 //!   [`barrier_on_behalf_of`](Notifier::barrier_on_behalf_of) wait for the manager.
-//! - **Free functions** only for the calls nearly every service makes, which must be a
-//!   silent no-op without systemd: [`notify`] and [`barrier`] (both with nothing to choose),
-//!   and [`status!`] (which formats without allocating, which no function can).
+//! - **Free functions** only where nearly every program makes the call and must not care
+//!   whether systemd is there (a silent no-op without `NOTIFY_SOCKET`): [`notify`]
+//!   (`READY=1`, `STOPPING=1`, `WATCHDOG=1`, `STATUS=`), [`barrier`] (before exiting: the
+//!   manager ignores messages from a process that is gone) and [`status!`] (`format!`-style
+//!   text written into the datagram without a heap allocation). Anything rarer (a prepared
+//!   [`Message`], descriptors, another PID) is a [`Notifier`] method, reached through
+//!   `Notifier::from_env()?`, whose `None` tells a program that has descriptors to hand
+//!   over that no manager will take them.
 //! - **`STATUS=`**: [`NotifyState::Status`] in a notify, with the other states of the same
 //!   datagram; [`status!`] for formatted text; [`Message::push_status_fmt`] for formatted
 //!   text in a message of several states; and, under `#[sd_service]`,
@@ -68,10 +73,9 @@
 //! | `sd_booted()` | [`booted`] |
 //! | the manager's side | [`Receiver`] (tests) |
 //!
-//! `pid` 0 means this process, as in libsystemd. The `Notifier` methods reach the manager
-//! through `if let Some(n) = Notifier::from_env()?`, which also says whether there is one.
-//! `unset_environment` needs no flag on each call: the process-wide notifier keeps the
-//! address it read first, whatever the environment says later.
+//! `pid` 0 means this process, as in libsystemd. `unset_environment` needs no flag on each
+//! call: the process-wide notifier keeps the address it read first, whatever the environment
+//! says later.
 //!
 //! # Platforms
 //! Linux has everything. Other Unix systems compile: the functions are no-ops when
