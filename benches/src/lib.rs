@@ -13,6 +13,8 @@
 //! 5. [`footprint`]: binary size (stripped release) and threads and idle wake-ups of
 //!    `#[sd_service]` services, with and without a watchdog, beside the same programs
 //!    without the attribute.
+//! 6. [`waiters`]: poll cost of a `shutdown()` future with up to 100 000 others waiting, and
+//!    the wakers dropped futures leave, ours beside the algorithm before issue 13 (item 1).
 //!
 //! Nothing here asserts on time: this is a measurement tool, not a test.
 
@@ -28,6 +30,7 @@ pub mod per_op;
 pub mod senders;
 pub mod service;
 pub mod stats;
+pub mod waiters;
 
 /// The workspace root (where `BENCHMARKS.md` lives).
 pub fn workspace_root() -> std::path::PathBuf {

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use sd_notify_benches::senders::{Impl, Payload};
 use sd_notify_benches::{
-    COMMAND, build_cost, drain, footprint, machine, notify_cost, per_op, service, stats,
+    COMMAND, build_cost, drain, footprint, machine, notify_cost, per_op, service, stats, waiters,
 };
 
 #[global_allocator]
@@ -24,6 +24,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some(notify_cost::CHILD_ARG) => child_notify_cost(&args[1..]),
         Some(per_op::CHILD_ARG) => child_count(&args[1..]),
+        Some(waiters::CHILD_ARG) => waiters::child(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1)),
         _ => run(&args),
     };
     if let Err(e) = result {
@@ -54,7 +55,7 @@ struct Options {
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
-    let mut o = Options { quick: false, parts: vec![1, 2, 3, 4, 5], out: None };
+    let mut o = Options { quick: false, parts: vec![1, 2, 3, 4, 5, 6], out: None };
     let mut explicit_parts = false;
     let mut no_write = false;
     let mut it = args.iter();
@@ -276,6 +277,27 @@ fn run(args: &[String]) -> Result<(), String> {
                 summary.extend(section.summary);
             }
             Err(e) => {
+                let _ = writeln!(body, "not measured: {e}");
+            }
+        }
+    } else {
+        body += "not run in this invocation.\n";
+    }
+    body += "\n";
+
+    // Part 6.
+    let _ = writeln!(body, "## 6. Poll cost of `shutdown()` with many futures waiting\n");
+    if wants(6) {
+        let rounds = if opts.quick { 3 } else { 11 };
+        println!("part 6: shutdown() poll cost, {rounds} rounds");
+        match waiters::measure(&exe, rounds) {
+            Ok(r) => {
+                let section = waiters::section(&r);
+                body += &section.markdown;
+                summary.extend(section.summary);
+            }
+            Err(e) => {
+                eprintln!("part 6: {e}");
                 let _ = writeln!(body, "not measured: {e}");
             }
         }
