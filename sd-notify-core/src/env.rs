@@ -2,25 +2,30 @@
 //! activation, and whether systemd is running at all.
 //!
 //! Every reader here only reads the environment, so each is safe to call at any time. The
-//! parsing is also offered as pure functions over the values (`*_from`), which is how the
-//! rules are tested without touching process-wide state. Removing the variables (so that
-//! children do not inherit them) is [`remove_systemd_environment`], an `unsafe fn` because
-//! changing the environment while other threads may read it is undefined behaviour.
+//! parsing is done by private pure functions over the values (`*_from`), which is how the
+//! rules are tested (the unit tests below) without touching process-wide state. Removing the
+//! variables (so that children do not inherit them) is [`remove_systemd_environment`], an
+//! `unsafe fn` because changing the environment while other threads may read it is
+//! undefined behaviour.
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use crate::sys;
 
 /// Why a variable set by the manager could not be used.
 ///
+/// Its `Display` is the whole message (there is no inner error: a bad descriptor's `errno`
+/// is a number here, rendered in the text).
+///
 /// ```
-/// use sd_notify_core::{watchdog_enabled_from, EnvError};
-/// use std::ffi::OsStr;
-/// let err = watchdog_enabled_from(Some(OsStr::new("0")), None, 1).unwrap_err();
-/// assert_eq!(err, EnvError::Invalid { name: "WATCHDOG_USEC" });
+/// use sd_notify_core::EnvError;
+/// let err = EnvError::Invalid { name: "WATCHDOG_USEC" };
+/// assert_eq!(err.to_string(), "WATCHDOG_USEC is set to an invalid value");
+/// // Under systemd, when the manager set WATCHDOG_USEC=0:
+/// // assert_eq!(sd_notify_core::watchdog_enabled(), Err(err));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -105,19 +110,7 @@ pub fn watchdog_enabled() -> Result<Option<Duration>, EnvError> {
 
 /// [`watchdog_enabled`] over given values of `WATCHDOG_USEC` and `WATCHDOG_PID`, for process
 /// `pid`.
-///
-/// # Errors
-/// As [`watchdog_enabled`].
-///
-/// ```
-/// use sd_notify_core::watchdog_enabled_from;
-/// use std::{ffi::OsStr, time::Duration};
-/// let usec = Some(OsStr::new("30000000"));
-/// assert_eq!(watchdog_enabled_from(usec, None, 7), Ok(Some(Duration::from_secs(30))));
-/// assert_eq!(watchdog_enabled_from(usec, Some(OsStr::new("8")), 7), Ok(None));
-/// assert!(watchdog_enabled_from(Some(OsStr::new("0")), None, 7).is_err());
-/// ```
-pub fn watchdog_enabled_from(
+pub(crate) fn watchdog_enabled_from(
     usec: Option<&OsStr>,
     watchdog_pid: Option<&OsStr>,
     pid: u32,
@@ -140,18 +133,73 @@ pub fn watchdog_enabled_from(
 const MAX_LISTEN_FDS: usize = 1 << 20;
 
 /// A descriptor passed by socket activation, with its name from `FileDescriptorName=`
-/// (`"unknown"` when the manager gave none).
+/// (`"unknown"` when the manager gave none). The descriptor is owned (close-on-exec): take
+/// it with [`into_fd`](ListenFd::into_fd) or `OwnedFd::from`, or borrow it through [`AsFd`].
 ///
 /// ```no_run
-/// let http = sd_notify_core::listen_fds_with_names()?.into_iter().find(|l| l.name == "http");
+/// use std::{net::TcpListener, os::fd::OwnedFd};
+/// let passed = sd_notify_core::listen_fds_with_names()?;
+/// if let Some(http) = passed.into_iter().find(|l| l.name() == "http") {
+///     let listener = TcpListener::from(OwnedFd::from(http));
+/// }
 /// # Ok::<(), sd_notify_core::EnvError>(())
 /// ```
 #[derive(Debug)]
 pub struct ListenFd {
-    /// The descriptor, now owned by you (close-on-exec).
-    pub fd: OwnedFd,
-    /// Its name.
-    pub name: String,
+    fd: OwnedFd,
+    name: String,
+}
+
+impl ListenFd {
+    /// The descriptor's name (`FileDescriptorName=`, or the socket unit's name; `"unknown"`
+    /// without `LISTEN_FDNAMES`).
+    ///
+    /// ```no_run
+    /// for passed in sd_notify_core::listen_fds_with_names()? {
+    ///     println!("{}", passed.name());
+    /// }
+    /// # Ok::<(), sd_notify_core::EnvError>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Takes the descriptor, dropping the name.
+    ///
+    /// ```no_run
+    /// use std::os::unix::net::UnixListener;
+    /// let passed = sd_notify_core::listen_fds_with_names()?;
+    /// let listeners: Vec<UnixListener> = passed.into_iter().map(|l| l.into_fd().into()).collect();
+    /// # Ok::<(), sd_notify_core::EnvError>(())
+    /// ```
+    pub fn into_fd(self) -> OwnedFd {
+        self.fd
+    }
+
+    /// The descriptor and its name.
+    ///
+    /// ```no_run
+    /// for passed in sd_notify_core::listen_fds_with_names()? {
+    ///     let (fd, name) = passed.into_parts();
+    ///     println!("{name}: {fd:?}");
+    /// }
+    /// # Ok::<(), sd_notify_core::EnvError>(())
+    /// ```
+    pub fn into_parts(self) -> (OwnedFd, String) {
+        (self.fd, self.name)
+    }
+}
+
+impl AsFd for ListenFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl From<ListenFd> for OwnedFd {
+    fn from(passed: ListenFd) -> OwnedFd {
+        passed.fd
+    }
 }
 
 /// How many descriptors socket activation passed to process `pid`, and their names, from the
@@ -163,16 +211,7 @@ pub struct ListenFd {
 /// # Errors
 /// [`EnvError::Invalid`] for a malformed `LISTEN_PID`/`LISTEN_FDS`,
 /// [`EnvError::NameCountMismatch`] when the name count differs.
-///
-/// ```
-/// use sd_notify_core::listen_fds_from;
-/// use std::ffi::OsStr;
-/// let names = listen_fds_from(Some(OsStr::new("7")), Some(OsStr::new("2")), Some(OsStr::new("http:")), 7)?;
-/// assert_eq!(names, ["http", ""]);
-/// assert!(listen_fds_from(Some(OsStr::new("8")), Some(OsStr::new("2")), None, 7)?.is_empty());
-/// # Ok::<(), sd_notify_core::EnvError>(())
-/// ```
-pub fn listen_fds_from(
+pub(crate) fn listen_fds_from(
     listen_pid: Option<&OsStr>,
     listen_fds: Option<&OsStr>,
     listen_fdnames: Option<&OsStr>,
@@ -212,8 +251,10 @@ pub fn listen_fds_from(
 /// each descriptor may have one owner. Don't also wrap fds 3… by hand.
 ///
 /// # Errors
-/// As [`listen_fds_from`]; [`EnvError::AlreadyTaken`]; [`EnvError::BadDescriptor`] when a
-/// descriptor the variables announce is not open.
+/// [`EnvError::Invalid`] for a malformed `LISTEN_PID`/`LISTEN_FDS`;
+/// [`EnvError::NameCountMismatch`] when `LISTEN_FDNAMES` has another number of names;
+/// [`EnvError::AlreadyTaken`]; [`EnvError::NotInherited`]; [`EnvError::BadDescriptor`] when
+/// a descriptor the variables announce is not open.
 ///
 /// ```no_run
 /// use std::net::TcpListener;
@@ -228,7 +269,7 @@ pub fn listen_fds_from(
 /// # References
 /// [`sd_listen_fds(3)`](https://www.freedesktop.org/software/systemd/man/sd_listen_fds.html)
 pub fn listen_fds() -> Result<Vec<OwnedFd>, EnvError> {
-    Ok(listen_fds_with_names()?.into_iter().map(|l| l.fd).collect())
+    Ok(listen_fds_with_names()?.into_iter().map(ListenFd::into_fd).collect())
 }
 
 /// [`listen_fds`] with each descriptor's name (`sd_listen_fds_with_names`).
@@ -237,8 +278,8 @@ pub fn listen_fds() -> Result<Vec<OwnedFd>, EnvError> {
 /// As [`listen_fds`].
 ///
 /// ```no_run
-/// for sd_notify_core::ListenFd { fd, name } in sd_notify_core::listen_fds_with_names()? {
-///     println!("{name}: {fd:?}");
+/// for passed in sd_notify_core::listen_fds_with_names()? {
+///     println!("{}: {:?}", passed.name(), passed);
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -274,7 +315,8 @@ pub fn booted() -> bool {
     std::fs::symlink_metadata("/run/systemd/system/").is_ok_and(|m| m.is_dir())
 }
 
-/// The variables the manager sets for a service.
+/// The variables the manager sets for a service, that this crate reads. A slice: later
+/// versions may add variables (as systemd does).
 ///
 /// ```
 /// use std::process::Command;
@@ -282,9 +324,10 @@ pub fn booted() -> bool {
 /// for name in sd_notify_core::SYSTEMD_VARIABLES {
 ///     child.env_remove(name); // the safe way to keep them from a child
 /// }
+/// assert!(sd_notify_core::SYSTEMD_VARIABLES.contains(&"NOTIFY_SOCKET"));
 /// ```
-pub const SYSTEMD_VARIABLES: [&str; 6] =
-    ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
+pub const SYSTEMD_VARIABLES: &[&str] =
+    &["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"];
 
 /// Removes [`SYSTEMD_VARIABLES`] from the environment so that child processes do not
 /// inherit them (the `unset_environment` argument of libsystemd's functions). The
@@ -321,4 +364,156 @@ fn parse_u64(v: &OsStr) -> Option<u64> {
 
 fn parse_pid(v: &OsStr) -> Option<u32> {
     parse_u64(v).and_then(|p| u32::try_from(p).ok()).filter(|&p| p > 0)
+}
+
+/// The pure parsers against every case of PROTOCOL.md (moved here from the integration tests
+/// when they stopped being public); nothing here touches the process environment.
+#[cfg(test)]
+mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
+    use super::*;
+
+    const PID: u32 = 4242;
+
+    fn os(s: &str) -> Option<&OsStr> {
+        Some(OsStr::new(s))
+    }
+
+    fn names(v: &[&str]) -> Result<Vec<String>, EnvError> {
+        Ok(v.iter().map(|s| (*s).to_owned()).collect())
+    }
+
+    #[test]
+    fn watchdog_usec_unset_means_no_watchdog() {
+        assert_eq!(watchdog_enabled_from(None, None, PID), Ok(None));
+        // WATCHDOG_PID alone changes nothing.
+        assert_eq!(watchdog_enabled_from(None, os("4242"), PID), Ok(None));
+        assert_eq!(watchdog_enabled_from(None, os("garbage"), PID), Ok(None));
+    }
+
+    #[test]
+    fn watchdog_usec_valid_values() {
+        assert_eq!(watchdog_enabled_from(os("30000000"), None, PID), Ok(Some(Duration::from_secs(30))));
+        assert_eq!(watchdog_enabled_from(os("1"), None, PID), Ok(Some(Duration::from_micros(1))));
+        // Beyond u32 µs: no 71-minute cap.
+        assert_eq!(watchdog_enabled_from(os("5400000000"), None, PID), Ok(Some(Duration::from_secs(5400))));
+        // u64::MAX - 1 is the largest finite value.
+        assert_eq!(
+            watchdog_enabled_from(os("18446744073709551614"), None, PID),
+            Ok(Some(Duration::from_micros(u64::MAX - 1)))
+        );
+        // Leading zeros are still decimal.
+        assert_eq!(watchdog_enabled_from(os("007"), None, PID), Ok(Some(Duration::from_micros(7))));
+    }
+
+    #[test]
+    fn watchdog_usec_zero_infinity_and_garbage_are_invalid() {
+        let invalid = Err(EnvError::Invalid { name: "WATCHDOG_USEC" });
+        for bad in [
+            "0",
+            "18446744073709551615", // u64::MAX: "infinity"
+            "18446744073709551616", // overflow
+            "99999999999999999999999",
+            "",
+            "garbage",
+            "-1",
+            "+5",
+            " 5",
+            "5 ",
+            "1.5",
+            "0x10",
+            "30s",
+        ] {
+            assert_eq!(watchdog_enabled_from(os(bad), None, PID), invalid, "{bad:?}");
+            // An invalid interval is an error even when WATCHDOG_PID names another process.
+            assert_eq!(watchdog_enabled_from(os(bad), os("1"), PID), invalid, "{bad:?}");
+        }
+        assert_eq!(watchdog_enabled_from(Some(OsStr::from_bytes(b"1\xff")), None, PID), invalid);
+    }
+
+    #[test]
+    fn watchdog_pid_ours_other_and_garbage() {
+        let usec = os("2000000");
+        assert_eq!(watchdog_enabled_from(usec, os("4242"), PID), Ok(Some(Duration::from_secs(2))));
+        // Another process's watchdog: not ours.
+        assert_eq!(watchdog_enabled_from(usec, os("4243"), PID), Ok(None));
+        assert_eq!(watchdog_enabled_from(usec, os("1"), PID), Ok(None));
+        let invalid = Err(EnvError::Invalid { name: "WATCHDOG_PID" });
+        for bad in ["", "x", "0", "-4242", "4242 ", "4294967296", "+4242"] {
+            assert_eq!(watchdog_enabled_from(usec, os(bad), PID), invalid, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn listen_pid_unset_or_another_process_means_no_fds() {
+        assert_eq!(listen_fds_from(None, None, None, PID), names(&[]));
+        assert_eq!(listen_fds_from(None, os("2"), os("a:b"), PID), names(&[]));
+        assert_eq!(listen_fds_from(os("4243"), os("2"), os("a:b"), PID), names(&[]));
+        assert_eq!(listen_fds_from(os("1"), os("2"), None, PID), names(&[]));
+        // Not ours: the other variables are not even looked at.
+        assert_eq!(listen_fds_from(os("1"), os("garbage"), os("a:b:c"), PID), names(&[]));
+    }
+
+    #[test]
+    fn listen_pid_garbage_is_invalid() {
+        let invalid = Err(EnvError::Invalid { name: "LISTEN_PID" });
+        for bad in ["", "x", "0", "-1", " 4242", "4294967296"] {
+            assert_eq!(listen_fds_from(os(bad), os("1"), None, PID), invalid, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn listen_fds_count_parsing() {
+        let ours = os("4242");
+        assert_eq!(listen_fds_from(ours, None, None, PID), names(&[]), "LISTEN_FDS unset");
+        assert_eq!(listen_fds_from(ours, os("1"), None, PID), names(&["unknown"]));
+        assert_eq!(listen_fds_from(ours, os("3"), None, PID), names(&["unknown", "unknown", "unknown"]));
+        let invalid = Err(EnvError::Invalid { name: "LISTEN_FDS" });
+        for bad in ["", "x", "-1", "+1", " 1", "1 ", "2147483645", "99999999999999999999"] {
+            assert_eq!(listen_fds_from(ours, os(bad), None, PID), invalid, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn listen_fdnames_split_on_colon_with_empty_fields_kept() {
+        let ours = os("4242");
+        assert_eq!(listen_fds_from(ours, os("1"), os("http"), PID), names(&["http"]));
+        assert_eq!(listen_fds_from(ours, os("2"), os("http:https"), PID), names(&["http", "https"]));
+        assert_eq!(listen_fds_from(ours, os("2"), os("http:"), PID), names(&["http", ""]));
+        assert_eq!(listen_fds_from(ours, os("2"), os(":https"), PID), names(&["", "https"]));
+        assert_eq!(listen_fds_from(ours, os("2"), os(":"), PID), names(&["", ""]));
+        assert_eq!(listen_fds_from(ours, os("3"), os("a::c"), PID), names(&["a", "", "c"]));
+        assert_eq!(listen_fds_from(ours, os("1"), os(""), PID), names(&[""]));
+        // Names keep spaces and other bytes as they are.
+        assert_eq!(
+            listen_fds_from(ours, os("2"), os("with space:x.socket"), PID),
+            names(&["with space", "x.socket"])
+        );
+    }
+
+    #[test]
+    fn listen_fdnames_count_mismatch_is_an_error() {
+        let ours = os("4242");
+        let mismatch = |fds, names| Err(EnvError::NameCountMismatch { fds, names });
+        assert_eq!(listen_fds_from(ours, os("2"), os("a:b:c"), PID), mismatch(2, 3));
+        assert_eq!(listen_fds_from(ours, os("2"), os("a"), PID), mismatch(2, 1));
+        assert_eq!(listen_fds_from(ours, os("2"), os(""), PID), mismatch(2, 1));
+        assert_eq!(listen_fds_from(ours, os("1"), os(":"), PID), mismatch(1, 2));
+        assert_eq!(listen_fds_from(ours, os("3"), os("a:b:c:"), PID), mismatch(3, 4));
+    }
+
+    #[test]
+    fn listen_fd_accessors_keep_the_descriptor_and_its_name() {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open("/dev/null").unwrap();
+        let raw = file.as_raw_fd();
+        let passed = ListenFd { fd: file.into(), name: "http".to_owned() };
+        assert_eq!(passed.name(), "http");
+        assert_eq!(passed.as_fd().as_raw_fd(), raw);
+        let (fd, name) = passed.into_parts();
+        assert_eq!((fd.as_raw_fd(), name.as_str()), (raw, "http"));
+        let passed = ListenFd { fd, name };
+        assert_eq!(OwnedFd::from(passed).as_raw_fd(), raw);
+    }
 }

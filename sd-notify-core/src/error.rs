@@ -1,20 +1,34 @@
 //! The one error type of the crate, and the rules whose breach it reports.
+//!
+//! Each error's `Display` says what went wrong at its own layer only; an inner error (the
+//! `io::Error` with its errno, the [`AddressError`]) is returned by `source()`, never also
+//! written into the text, so that error reporters that walk the chain (anyhow, eyre, the
+//! exit report of `#[sd_service]`) print each cause once.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::io;
 
 /// Why a notification was not sent, or an environment variable was not accepted.
 ///
 /// Every variant carries enough to say which rule was broken; [`fmt::Display`] renders a
-/// message meant for a human (and for a unit's `STATUS=`).
+/// message meant for a human (and for a unit's `STATUS=`). It describes this layer only:
+/// for [`Error::Io`] and [`Error::Address`] the inner error is
+/// [`source()`](std::error::Error::source), so a reporter that walks the chain shows it once.
 ///
 /// # Examples
 /// ```
 /// use sd_notify_core::{Error, Message, Rule, NotifyState};
 ///
 /// let err = Message::from_states(&[NotifyState::Status("ok\nREADY=1")]).unwrap_err();
-/// assert!(matches!(err, Error::InvalidValue { key: "STATUS", rule: Rule::Newline }));
+/// assert!(matches!(&err, Error::InvalidValue { key, rule: Rule::Newline } if key == "STATUS"));
 /// assert_eq!(err.to_string(), "STATUS= value rejected: it contains a line feed (\\n), which would inject an assignment");
+///
+/// // The inner error is the source, not part of the text:
+/// let err = Error::from(std::io::Error::from_raw_os_error(libc::ECONNREFUSED));
+/// assert_eq!(err.to_string(), "the operating system reported an error");
+/// let source = std::error::Error::source(&err).unwrap();
+/// assert_eq!(source.downcast_ref::<std::io::Error>().unwrap().raw_os_error(), Some(libc::ECONNREFUSED));
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
@@ -23,21 +37,25 @@ pub enum Error {
     Address(AddressError),
     /// A state's value breaks one of the protocol's rules; nothing was sent.
     InvalidValue {
-        /// The assignment's key, e.g. `"STATUS"` (for extensions: `"X_…"`).
-        key: &'static str,
+        /// The assignment's key as it would be sent, e.g. `"STATUS"`, or the key of an
+        /// [`Extension`](crate::NotifyState::Extension) or [`Other`](crate::NotifyState::Other)
+        /// state (borrowed for the crate's own keys: rejecting a value allocates nothing).
+        key: Cow<'static, str>,
         /// The rule that was broken.
         rule: Rule,
     },
     /// A key given to [`NotifyState::Extension`](crate::NotifyState::Extension) or
     /// [`NotifyState::Other`](crate::NotifyState::Other) is not a valid key.
     InvalidKey {
+        /// The key as given.
+        key: Cow<'static, str>,
         /// The rule that was broken.
         rule: Rule,
     },
     /// The same key appears twice in one message (systemd would silently keep the first).
     DuplicateKey {
-        /// The repeated key.
-        key: String,
+        /// The repeated key (borrowed for the crate's own keys).
+        key: Cow<'static, str>,
     },
     /// The encoded message would exceed [`MAX_MESSAGE_LEN`](crate::MAX_MESSAGE_LEN) bytes,
     /// which the manager drops whole.
@@ -60,47 +78,52 @@ pub enum Error {
     Unsupported,
     /// What was asked needs a Unix socket: file descriptors (`FDSTORE=1`, `MAINPIDFD=1`, the
     /// barrier's pipe) and claimed credentials (notifying for another PID) cannot travel
-    /// over vsock to a manager on another machine.
+    /// over vsock to a manager on another machine, and the `Receiver` (Linux)
+    /// binds Unix sockets only.
     NeedsUnixSocket,
 }
 
 impl Error {
     /// The OS error number behind this error, if there is one (`ETIMEDOUT` for
-    /// [`Error::Timeout`], `EINVAL` for rule breaches, as libsystemd would return).
+    /// [`Error::Timeout`], `EINVAL` for rule breaches, as libsystemd would return). The
+    /// numbers are this platform's (`libc::E*`).
     ///
     /// ```
     /// # use sd_notify_core::{Error, NotifyState, Message};
     /// let err = Message::from_states(&[NotifyState::Errno(5000)]).unwrap_err();
-    /// assert_eq!(err.raw_os_error(), Some(22)); // EINVAL
+    /// assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     /// ```
     pub fn raw_os_error(&self) -> Option<i32> {
-        const EINVAL: i32 = 22;
-        const E2BIG: i32 = 7;
-        const EMSGSIZE: i32 = 90;
-        const ETIMEDOUT: i32 = 110;
-        const EOPNOTSUPP: i32 = 95;
         match self {
             Error::Io(e) => e.raw_os_error(),
-            Error::Timeout => Some(ETIMEDOUT),
-            Error::TooManyFds { .. } => Some(E2BIG),
-            Error::MessageTooLong => Some(EMSGSIZE),
-            Error::Unsupported | Error::NeedsUnixSocket => Some(EOPNOTSUPP),
+            Error::Timeout => Some(libc::ETIMEDOUT),
+            Error::TooManyFds { .. } => Some(libc::E2BIG),
+            Error::MessageTooLong => Some(libc::EMSGSIZE),
+            Error::Unsupported | Error::NeedsUnixSocket => Some(libc::EOPNOTSUPP),
             Error::Address(_)
             | Error::InvalidValue { .. }
             | Error::InvalidKey { .. }
             | Error::DuplicateKey { .. }
             | Error::EmptyMessage
-            | Error::FdMismatch => Some(EINVAL),
+            | Error::FdMismatch => Some(libc::EINVAL),
         }
+    }
+
+    /// The error of a send on a socket with a send timeout (`SO_SNDTIMEO`): `EAGAIN` means
+    /// the manager's queue stayed full for the whole timeout, which is [`Error::Timeout`];
+    /// anything else is [`Error::Io`]. Only for the crate's own sends: the public
+    /// `From<io::Error>` keeps every error as it is.
+    pub(crate) fn from_send(e: io::Error) -> Error {
+        if e.kind() == io::ErrorKind::WouldBlock { Error::Timeout } else { Error::Io(e) }
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Address(e) => write!(f, "invalid notification socket address: {e}"),
+            Error::Address(_) => f.write_str("invalid notification socket address"),
             Error::InvalidValue { key, rule } => write!(f, "{key}= value rejected: {rule}"),
-            Error::InvalidKey { rule } => write!(f, "assignment key rejected: {rule}"),
+            Error::InvalidKey { key, rule } => write!(f, "assignment key {key:?} rejected: {rule}"),
             Error::DuplicateKey { key } => {
                 write!(f, "{key}= appears twice in one message (systemd keeps only the first)")
             }
@@ -116,14 +139,14 @@ impl fmt::Display for Error {
                 write!(f, "{count} file descriptors given, at most {} fit one message", crate::MAX_FDS)
             }
             Error::Timeout => write!(f, "the service manager did not accept the message in time"),
-            Error::Io(e) => write!(f, "sending the notification failed: {e}"),
+            Error::Io(_) => f.write_str("the operating system reported an error"),
             Error::Unsupported => {
                 write!(f, "notification sockets are not supported on this platform")
             }
             Error::NeedsUnixSocket => write!(
                 f,
-                "file descriptors, barriers and notifying for another PID need a Unix socket; \
-                 a vsock address cannot carry them"
+                "this needs a Unix socket: a vsock address cannot carry file descriptors, \
+                 barriers or notifications for another PID, nor be bound by the receiver"
             ),
         }
     }
@@ -140,13 +163,10 @@ impl std::error::Error for Error {
 }
 
 impl From<io::Error> for Error {
+    /// [`Error::Io`], whatever the error's kind (a `WouldBlock` of your own I/O stays an
+    /// `Io` error; only the crate's sends report a full queue as [`Error::Timeout`]).
     fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::WouldBlock {
-            // SO_SNDTIMEO expired: the manager's queue stayed full for the whole timeout.
-            Error::Timeout
-        } else {
-            Error::Io(e)
-        }
+        Error::Io(e)
     }
 }
 
@@ -172,7 +192,7 @@ impl From<Error> for io::Error {
 /// ```
 /// use sd_notify_core::{Error, Rule, NotifyState};
 /// let err = NotifyState::FdName("a:b").validate().unwrap_err();
-/// assert!(matches!(err, Error::InvalidValue { key: "FDNAME", rule: Rule::Character(':') }));
+/// assert!(matches!(&err, Error::InvalidValue { key, rule: Rule::Character(':') } if key == "FDNAME"));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
+use std::hash::{Hash, Hasher};
 
 use crate::error::{Error, Rule};
 use crate::state::{NotifyState, check_text};
@@ -23,6 +24,9 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 /// is already present (the manager would silently keep the first) and keeps the total within
 /// [`MAX_MESSAGE_LEN`]; a failed push leaves the message unchanged.
 ///
+/// Two messages are equal (and hash alike) when their datagrams are, byte for byte;
+/// `AsRef<[u8]>` gives the datagram, as [`as_bytes`](Message::as_bytes).
+///
 /// # Examples
 /// ```
 /// use sd_notify_core::{Message, NotifyState};
@@ -31,6 +35,9 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 /// msg.push(NotifyState::Stopping)?;
 /// msg.push_status_fmt(format_args!("draining {} connections", 12))?;
 /// assert_eq!(msg.as_bytes(), b"STOPPING=1\nSTATUS=draining 12 connections");
+/// assert_eq!(msg, Message::from_states(&[NotifyState::Stopping, NotifyState::Status("draining 12 connections")])?);
+/// let datagram: &[u8] = msg.as_ref();
+/// assert!(datagram.starts_with(b"STOPPING=1"));
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
 #[derive(Clone)]
@@ -92,7 +99,7 @@ impl Message {
     /// ```
     pub fn push(&mut self, state: NotifyState<'_>) -> Result<&mut Self, Error> {
         state.validate()?;
-        self.check_new_key(state.key())?;
+        self.check_new_key(state.key(), || state.error_key())?;
         let mut w = self.line_writer().map_err(|_| Error::MessageTooLong)?;
         // The value was validated above; the writer only guards the length.
         state.write_line(&mut w).map_err(|_| Error::MessageTooLong)?;
@@ -111,10 +118,10 @@ impl Message {
     /// # use sd_notify_core::{Message, Error, Rule};
     /// let user_input = "x\nREADY=1";
     /// let err = Message::new().push_status_fmt(format_args!("got {user_input}")).unwrap_err();
-    /// assert!(matches!(err, Error::InvalidValue { key: "STATUS", rule: Rule::Newline }));
+    /// assert!(matches!(&err, Error::InvalidValue { key, rule: Rule::Newline } if key == "STATUS"));
     /// ```
     pub fn push_status_fmt(&mut self, args: fmt::Arguments<'_>) -> Result<&mut Self, Error> {
-        self.check_new_key("STATUS")?;
+        self.check_new_key("STATUS", || Cow::Borrowed("STATUS"))?;
         let mut w = self.line_writer().map_err(|_| Error::MessageTooLong)?;
         let written = w.write_str("STATUS=").and_then(|()| {
             w.check_text = true;
@@ -125,7 +132,7 @@ impl Message {
                 self.len = w.len;
                 Ok(self)
             }
-            (Err(_), Some(rule)) => Err(Error::InvalidValue { key: "STATUS", rule }),
+            (Err(_), Some(rule)) => Err(Error::InvalidValue { key: Cow::Borrowed("STATUS"), rule }),
             (Err(_), None) => Err(Error::MessageTooLong),
         }
     }
@@ -169,10 +176,10 @@ impl Message {
         self.wants_fds
     }
 
-    /// Refuses a key that is already in the message.
-    fn check_new_key(&self, key: &str) -> Result<(), Error> {
+    /// Refuses a key that is already in the message (`error_key`: the key for the error).
+    fn check_new_key(&self, key: &str, error_key: impl FnOnce() -> Cow<'static, str>) -> Result<(), Error> {
         if self.contains_key(key) {
-            return Err(Error::DuplicateKey { key: key.to_owned() });
+            return Err(Error::DuplicateKey { key: error_key() });
         }
         Ok(())
     }
@@ -190,6 +197,28 @@ impl Message {
 impl Default for Message {
     fn default() -> Self {
         Message::new()
+    }
+}
+
+/// Messages are equal when their datagrams are.
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Message {}
+
+impl Hash for Message {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state);
+    }
+}
+
+/// The encoded datagram, as [`Message::as_bytes`].
+impl AsRef<[u8]> for Message {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
     }
 }
 

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::address::{NOTIFY_SOCKET, NotifyAddress};
+use crate::address::{NOTIFY_SOCKET, NotifyAddress, Repr};
+use crate::error::Error;
 use crate::message::MAX_MESSAGE_LEN;
 use crate::state::NotifyState;
 use crate::sys;
@@ -18,10 +19,14 @@ use crate::sys;
 ///
 /// It binds a fresh path or abstract socket with `SO_PASSCRED`, hands out the environment a
 /// child needs ([`Receiver::env`]), and receives each datagram with the sender's credentials
-/// and any passed descriptors. Each datagram is read the way systemd 252's manager reads it
-/// ([`Notification::lines`]): split on `\n` and `\r`, empty lines dropped, backslash escapes
-/// removed, and dropped whole when over 4096 bytes, containing NUL or ending in a lone
-/// backslash.
+/// and any passed descriptors. Each datagram is read the way the manager of systemd 252 and
+/// later reads it ([`Notification::lines`]): split on `\n` and `\r`, empty lines dropped,
+/// backslash escapes removed, and dropped whole when over 4096 bytes, containing NUL or
+/// ending in a lone backslash.
+///
+/// [`Receiver::bind`] takes its address as [`Notifier::new`](crate::Notifier::new) does (by
+/// value: both keep it) and fails with the same [`Error`]; receiving is plain I/O
+/// ([`io::Result`]).
 ///
 /// # Examples
 /// ```
@@ -65,31 +70,26 @@ impl Receiver {
     /// Binds `address` (a path or an abstract name).
     ///
     /// # Errors
-    /// `EADDRINUSE` when the address is taken, `EINVAL` for a vsock address (not supported
-    /// by the receiver), and other `bind(2)` errors.
+    /// [`Error::Io`] with `EADDRINUSE` when the address is taken, and other `bind(2)`
+    /// errors; [`Error::NeedsUnixSocket`] for a vsock address.
     ///
     /// ```
     /// # use sd_notify_core::{NotifyAddress, Receiver};
-    /// let dir = std::env::temp_dir().join(format!("doc-{}.sock", std::process::id()));
-    /// let receiver = Receiver::bind(&NotifyAddress::Path(dir))?;
-    /// # Ok::<(), std::io::Error>(())
+    /// let path = std::env::temp_dir().join(format!("doc-{}.sock", std::process::id()));
+    /// let receiver = Receiver::bind(NotifyAddress::from_path(path)?)?;
+    /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    pub fn bind(address: &NotifyAddress) -> io::Result<Self> {
-        let (is_abstract, name, path): (bool, &[u8], _) = match address {
-            NotifyAddress::Path(p) => (false, p.as_os_str().as_bytes(), Some(p.clone())),
-            NotifyAddress::Abstract(name) => (true, name, None),
-            NotifyAddress::Vsock { .. } => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "the receiver binds Unix sockets only",
-                ));
-            }
+    pub fn bind(address: NotifyAddress) -> Result<Self, Error> {
+        let (is_abstract, name, path): (bool, &[u8], _) = match address.repr() {
+            Repr::Path(p) => (false, p.as_os_str().as_bytes(), Some(p.clone())),
+            Repr::Abstract(name) => (true, name, None),
+            Repr::Vsock { .. } => return Err(Error::NeedsUnixSocket),
         };
         let addr = sys::UnixAddr::new(is_abstract, name)?;
         let socket = sys::unix_dgram_socket()?;
         sys::set_pass_credentials(socket.as_fd())?;
         sys::bind_unix(socket.as_fd(), &addr)?;
-        Ok(Receiver { socket, address: address.clone(), path })
+        Ok(Receiver { socket, address, path })
     }
 
     /// Binds a fresh abstract socket (`@sd-notify-<pid>-<n>-<time>`): nothing on disk.
@@ -101,26 +101,27 @@ impl Receiver {
     /// # use sd_notify_core::Receiver;
     /// let receiver = Receiver::bind_unique_abstract()?;
     /// assert!(receiver.address().to_string().starts_with("@sd-notify-"));
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    pub fn bind_unique_abstract() -> io::Result<Self> {
-        Self::bind(&NotifyAddress::Abstract(unique_name().into_bytes()))
+    pub fn bind_unique_abstract() -> Result<Self, Error> {
+        Self::bind(NotifyAddress::from_abstract_name(unique_name())?)
     }
 
     /// Binds a fresh socket file in [`std::env::temp_dir`], removed when the receiver drops.
     ///
     /// # Errors
-    /// As [`Receiver::bind`]; `EINVAL` if the temporary directory's path is too long.
+    /// As [`Receiver::bind`]; [`Error::Address`] if the temporary directory's path is too
+    /// long for a socket address.
     ///
     /// ```
     /// # use sd_notify_core::Receiver;
     /// let receiver = Receiver::bind_unique_path()?;
-    /// assert!(receiver.address().path().unwrap().exists());
-    /// # Ok::<(), std::io::Error>(())
+    /// assert!(receiver.address().as_path().unwrap().exists());
+    /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    pub fn bind_unique_path() -> io::Result<Self> {
+    pub fn bind_unique_path() -> Result<Self, Error> {
         let path = std::env::temp_dir().join(format!("{}.sock", unique_name()));
-        Self::bind(&NotifyAddress::Path(path))
+        Self::bind(NotifyAddress::from_path(path)?)
     }
 
     /// The bound address.
@@ -129,33 +130,25 @@ impl Receiver {
     /// # use sd_notify_core::Receiver;
     /// let r = Receiver::bind_unique_abstract()?;
     /// println!("NOTIFY_SOCKET={}", r.address());
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
     pub fn address(&self) -> &NotifyAddress {
         &self.address
     }
 
     /// The variable to hand a child process: `("NOTIFY_SOCKET", address)`, for
-    /// [`Command::env`](std::process::Command::env).
+    /// [`Command::env`](std::process::Command::env); the value is
+    /// [`NotifyAddress::to_os_string`], exact for any bytes.
     ///
     /// ```
     /// # use sd_notify_core::Receiver;
     /// let r = Receiver::bind_unique_abstract()?;
     /// let (key, value) = r.env();
     /// let child = std::process::Command::new("true").env(key, value).status()?;
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn env(&self) -> (&'static str, OsString) {
-        let value = match &self.address {
-            NotifyAddress::Path(p) => p.clone().into_os_string(),
-            NotifyAddress::Abstract(name) => {
-                let mut v = b"@".to_vec();
-                v.extend_from_slice(name);
-                OsString::from(std::ffi::OsStr::from_bytes(&v))
-            }
-            other => OsString::from(other.to_string()),
-        };
-        (NOTIFY_SOCKET, value)
+        (NOTIFY_SOCKET, self.address.to_os_string())
     }
 
     /// A [`Notifier`](crate::Notifier) that sends to this receiver.
@@ -169,7 +162,7 @@ impl Receiver {
     /// r.notifier()?.notify(&[NotifyState::Ready])?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn notifier(&self) -> Result<crate::Notifier, crate::Error> {
+    pub fn notifier(&self) -> Result<crate::Notifier, Error> {
         crate::Notifier::new(self.address.clone())
     }
 
@@ -184,7 +177,7 @@ impl Receiver {
     /// let r = Receiver::bind_unique_abstract()?;
     /// let err = r.recv_timeout(Duration::from_millis(10)).unwrap_err();
     /// assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recv_timeout(&self, timeout: Duration) -> io::Result<Notification> {
         loop {
@@ -206,7 +199,7 @@ impl Receiver {
     /// # use sd_notify_core::Receiver;
     /// let r = Receiver::bind_unique_abstract()?;
     /// assert!(r.try_recv()?.is_none());
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_recv(&self) -> io::Result<Option<Notification>> {
         let mut buf = vec![0; MAX_MESSAGE_LEN + 1];
@@ -236,11 +229,22 @@ impl Drop for Receiver {
     }
 }
 
-/// Why systemd 252's manager would drop a datagram whole.
+/// Why the manager (systemd 252 and later) would drop a datagram whole: the error of
+/// [`Notification::lines`].
 ///
 /// ```
-/// use sd_notify_core::{split_lines_as_252, DropReason};
-/// assert_eq!(split_lines_as_252(b"READY=1\0"), Err(DropReason::Nul));
+/// # use sd_notify_core::{DropReason, Receiver};
+/// # use std::time::Duration;
+/// # let r = Receiver::bind_unique_abstract()?;
+/// # let sender = std::os::unix::net::UnixDatagram::unbound()?;
+/// # let name = r.address().as_abstract_name().unwrap();
+/// # use std::os::linux::net::SocketAddrExt;
+/// # let to = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+/// sender.send_to_addr(b"STATUS=C:\\", &to)?; // ends in a lone backslash
+/// let n = r.recv_timeout(Duration::from_secs(5))?;
+/// assert_eq!(n.lines(), Err(DropReason::TrailingBackslash));
+/// assert_eq!(DropReason::TrailingBackslash.to_string(), "the datagram ends in a lone backslash");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -252,6 +256,18 @@ pub enum DropReason {
     /// Ends in a lone backslash (an escape with nothing to escape).
     TrailingBackslash,
 }
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DropReason::TooLong => "the datagram is longer than 4096 bytes",
+            DropReason::Nul => "the datagram contains a NUL byte",
+            DropReason::TrailingBackslash => "the datagram ends in a lone backslash",
+        })
+    }
+}
+
+impl std::error::Error for DropReason {}
 
 /// One datagram as a receiver got it.
 ///
@@ -283,7 +299,7 @@ impl fmt::Debug for Notification {
 
 impl Notification {
     fn new(bytes: Vec<u8>, len: usize, creds: Option<sys::Credentials>, fds: Vec<OwnedFd>) -> Self {
-        let lines = if len > MAX_MESSAGE_LEN { Err(DropReason::TooLong) } else { split_lines_as_252(&bytes) };
+        let lines = if len > MAX_MESSAGE_LEN { Err(DropReason::TooLong) } else { split_lines(&bytes) };
         Notification { bytes, len, creds, fds, lines }
     }
 
@@ -300,17 +316,19 @@ impl Notification {
         &self.bytes
     }
 
-    /// The datagram's full length, also when it was longer than the buffer.
+    /// The datagram's full length as sent. For a datagram longer than 4097 bytes this is
+    /// more than [`bytes()`](Notification::bytes) holds (the receiver keeps only the first
+    /// 4097 bytes: enough to tell that the manager drops it as [`DropReason::TooLong`]).
     ///
     /// ```
     /// # use sd_notify_core::{Message, Receiver, NotifyState};
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
     /// r.notifier()?.notify(&[NotifyState::Watchdog])?;
-    /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.len(), "WATCHDOG=1".len());
+    /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.datagram_len(), "WATCHDOG=1".len());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn len(&self) -> usize {
+    pub fn datagram_len(&self) -> usize {
         self.len
     }
 
@@ -408,7 +426,14 @@ impl Notification {
         std::mem::take(&mut self.fds)
     }
 
-    /// The lines as systemd 252's manager reads them, or why it would drop the datagram.
+    /// The lines as the manager of systemd 252 and later reads them, or why it would drop
+    /// the datagram (older managers split on `\n` only and keep backslashes).
+    ///
+    /// The split is systemd's `strv_split_newlines_full` over `extract_first_word` with no
+    /// flags: separators `\n` and `\r`, runs of them (empty lines) skipped, a backslash
+    /// takes the next byte literally and is removed, a trailing lone backslash fails the whole
+    /// datagram; a NUL anywhere, or more than 4096 bytes, drops it too. Bytes that are not
+    /// UTF-8 are read lossily (`U+FFFD`).
     ///
     /// ```
     /// # use sd_notify_core::{Receiver, NotifyState};
@@ -461,20 +486,9 @@ impl Notification {
     }
 }
 
-/// Splits a datagram as systemd 252's manager does (`strv_split_newlines_full` over
-/// `extract_first_word` with no flags): separators `\n` and `\r`, runs of them (empty lines)
-/// skipped, a backslash takes the next byte literally and is removed, a trailing lone
-/// backslash fails the whole datagram. A NUL anywhere drops it too.
-///
-/// # Errors
-/// The [`DropReason`] for a datagram the manager would drop whole.
-///
-/// ```
-/// use sd_notify_core::{split_lines_as_252, DropReason};
-/// assert_eq!(split_lines_as_252(b"READY=1\r\n\nSTATUS=C:\\dir"), Ok(vec!["READY=1".into(), "STATUS=C:dir".into()]));
-/// assert_eq!(split_lines_as_252(b"STATUS=x\\"), Err(DropReason::TrailingBackslash));
-/// ```
-pub fn split_lines_as_252(bytes: &[u8]) -> Result<Vec<String>, DropReason> {
+/// Splits a datagram as the manager of systemd 252 and later does (see
+/// [`Notification::lines`]).
+pub(crate) fn split_lines(bytes: &[u8]) -> Result<Vec<String>, DropReason> {
     if bytes.len() > MAX_MESSAGE_LEN {
         return Err(DropReason::TooLong);
     }

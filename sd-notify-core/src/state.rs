@@ -1,6 +1,8 @@
 //! Typed assignments (`KEY=VALUE` lines) and the rules each value must follow.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
 use crate::error::{Error, Rule};
@@ -122,15 +124,19 @@ pub enum NotifyState<'a> {
     },
 }
 
-/// The values of `NOTIFYACCESS=` (and of a unit's `NotifyAccess=`).
+/// The values of `NOTIFYACCESS=` (and of a unit's `NotifyAccess=`). `Display` and
+/// [`FromStr`] use the protocol's spelling.
 ///
 /// ```
 /// use sd_notify_core::{Message, NotifyAccess, NotifyState};
 /// let msg = Message::from_states(&[NotifyState::NotifyAccess(NotifyAccess::All)])?;
 /// assert_eq!(msg.as_bytes(), b"NOTIFYACCESS=all");
+/// assert_eq!("exec".parse::<NotifyAccess>()?, NotifyAccess::Exec);
+/// assert_eq!(NotifyAccess::Main.to_string(), "main");
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum NotifyAccess {
     /// `none`: no process may notify.
     None,
@@ -156,6 +162,38 @@ impl NotifyAccess {
             NotifyAccess::Exec => "exec",
             NotifyAccess::All => "all",
         }
+    }
+
+    const ALL: [NotifyAccess; 4] =
+        [NotifyAccess::None, NotifyAccess::Main, NotifyAccess::Exec, NotifyAccess::All];
+}
+
+impl fmt::Display for NotifyAccess {
+    /// The protocol's spelling, as [`NotifyAccess::as_str`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for NotifyAccess {
+    type Err = Error;
+
+    /// The protocol's spelling exactly (`none`, `main`, `exec`, `all`: lower case, no
+    /// spaces), as the manager reads `NOTIFYACCESS=`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] with key `NOTIFYACCESS` and [`Rule::Syntax`] for any other text.
+    ///
+    /// ```
+    /// # use sd_notify_core::{Error, NotifyAccess, Rule};
+    /// let err = "All".parse::<NotifyAccess>().unwrap_err();
+    /// assert!(matches!(&err, Error::InvalidValue { key, rule: Rule::Syntax } if key == "NOTIFYACCESS"));
+    /// ```
+    fn from_str(s: &str) -> Result<Self, Error> {
+        NotifyAccess::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or(Error::InvalidValue { key: Cow::Borrowed("NOTIFYACCESS"), rule: Rule::Syntax })
     }
 }
 
@@ -224,6 +262,20 @@ impl<'a> NotifyState<'a> {
     /// ```
     pub fn key(&self) -> &'a str {
         match *self {
+            NotifyState::Extension { key, .. } | NotifyState::Other { key, .. } => key,
+            _ => self.static_key().unwrap_or_default(),
+        }
+    }
+
+    /// The key for an error that outlives the state: borrowed for the crate's own keys (no
+    /// allocation), a copy for the caller's.
+    pub(crate) fn error_key(&self) -> Cow<'static, str> {
+        self.static_key().map_or_else(|| Cow::Owned(self.key().to_owned()), Cow::Borrowed)
+    }
+
+    /// The key of a state whose key is the crate's own (`None` for extensions and others).
+    fn static_key(&self) -> Option<&'static str> {
+        Some(match *self {
             NotifyState::Ready => "READY",
             NotifyState::Reloading => "RELOADING",
             NotifyState::Stopping => "STOPPING",
@@ -245,8 +297,8 @@ impl<'a> NotifyState<'a> {
             NotifyState::FdStoreRemove => "FDSTOREREMOVE",
             NotifyState::FdName(_) => "FDNAME",
             NotifyState::FdPollDisable => "FDPOLL",
-            NotifyState::Extension { key, .. } | NotifyState::Other { key, .. } => key,
-        }
+            NotifyState::Extension { .. } | NotifyState::Other { .. } => return None,
+        })
     }
 
     /// Checks the state against the protocol's rules without encoding it.
@@ -260,7 +312,10 @@ impl<'a> NotifyState<'a> {
     /// assert!(NotifyState::FdName("db-main").validate().is_ok());
     /// ```
     pub fn validate(&self) -> Result<(), Error> {
-        let invalid = |key: &'static str, rule| Err(Error::InvalidValue { key, rule });
+        let invalid = |key: &'static str, rule| Err(Error::InvalidValue { key: Cow::Borrowed(key), rule });
+        // The key of an extension or free-form state is the caller's: the error owns a copy.
+        let invalid_own =
+            |key: &str, rule| Err(Error::InvalidValue { key: Cow::Owned(key.to_owned()), rule });
         match *self {
             NotifyState::Status(v) => check_text(v).or_else(|rule| invalid("STATUS", rule)),
             NotifyState::Errno(n) if !(0..=4095).contains(&n) => invalid("ERRNO", Rule::OutOfRange),
@@ -276,17 +331,17 @@ impl<'a> NotifyState<'a> {
             NotifyState::FdName(v) => check_fdname(v).or_else(|rule| invalid("FDNAME", rule)),
             NotifyState::Extension { key, value } => {
                 if !key.starts_with("X_") || key.len() < 3 {
-                    return Err(Error::InvalidKey { rule: Rule::Syntax });
+                    return Err(invalid_key(key, Rule::Syntax));
                 }
                 check_key(key)?;
-                check_text(value).or_else(|rule| invalid("X_", rule))
+                check_text(value).or_else(|rule| invalid_own(key, rule))
             }
             NotifyState::Other { key, value } => {
                 check_key(key)?;
                 if key == "BARRIER" {
-                    return Err(Error::InvalidKey { rule: Rule::Reserved });
+                    return Err(invalid_key(key, Rule::Reserved));
                 }
-                check_text(value).or_else(|rule| invalid("(free-form)", rule))
+                check_text(value).or_else(|rule| invalid_own(key, rule))
             }
             _ => Ok(()),
         }
@@ -354,12 +409,7 @@ impl<'a> NotifyState<'a> {
             ("BUSERROR", v) => Some(NotifyState::BusError(v)),
             ("VARLINKERROR", v) => Some(NotifyState::VarlinkError(v)),
             ("FDNAME", v) => Some(NotifyState::FdName(v)),
-            ("NOTIFYACCESS", v) => {
-                [NotifyAccess::None, NotifyAccess::Main, NotifyAccess::Exec, NotifyAccess::All]
-                    .into_iter()
-                    .find(|a| a.as_str() == v)
-                    .map(NotifyState::NotifyAccess)
-            }
+            ("NOTIFYACCESS", v) => v.parse().ok().map(NotifyState::NotifyAccess),
             ("MONOTONIC_USEC", _) => num().map(NotifyState::MonotonicUsec),
             ("MAINPIDFDID", _) => num().map(NotifyState::MainPidFdId),
             ("WATCHDOG_USEC", _) => num().map(NotifyState::WatchdogUsec),
@@ -426,7 +476,11 @@ fn check_key(key: &str) -> Result<(), Error> {
             .find(|c| !(c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_'))
             .map(Rule::Character)
     };
-    rule.map_or(Ok(()), |rule| Err(Error::InvalidKey { rule }))
+    rule.map_or(Ok(()), |rule| Err(invalid_key(key, rule)))
+}
+
+fn invalid_key(key: &str, rule: Rule) -> Error {
+    Error::InvalidKey { key: Cow::Owned(key.to_owned()), rule }
 }
 
 fn check_fdname(v: &str) -> Result<(), Rule> {

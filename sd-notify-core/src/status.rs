@@ -5,19 +5,9 @@ use std::fmt;
 use crate::error::Error;
 use crate::message::Message;
 
-/// Sends `STATUS=` formatted from `args` to the service manager; a no-op (after validation)
-/// without `NOTIFY_SOCKET`. The text is formatted straight into the datagram's stack buffer
-/// and checked as it is written, so no heap allocation happens and no formatted argument can
-/// inject a line. Usually called through [`status!`](crate::status!).
-///
-/// # Errors
-/// [`Error::InvalidValue`] when the text contains `\n`, `\r`, NUL or `\`;
-/// [`Error::MessageTooLong`] beyond 4096 bytes; sending errors as [`notify`](crate::notify).
-///
-/// ```
-/// sd_notify_core::send_status_fmt(format_args!("{} requests served", 42))?;
-/// # Ok::<(), sd_notify_core::Error>(())
-/// ```
+/// What [`status!`](crate::status!) expands to; reached through the private module, not a
+/// public API (it may change in any release).
+#[doc(hidden)]
 pub fn send_status_fmt(args: fmt::Arguments<'_>) -> Result<(), Error> {
     let mut msg = Message::new();
     msg.push_status_fmt(args)?;
@@ -27,19 +17,30 @@ pub fn send_status_fmt(args: fmt::Arguments<'_>) -> Result<(), Error> {
     }
 }
 
-/// Sets the service's status line (`STATUS=`), `format!`-style, from anywhere in the program.
+/// Sets the service's status line (`STATUS=`), `format!`-style, from anywhere in the program;
+/// a no-op (after validation) without `NOTIFY_SOCKET`.
 ///
-/// Expands to [`send_status_fmt`]`(format_args!(...))`: no heap allocation, the formatted
-/// text validated like every value, and a `Result` you may ignore or handle.
+/// The text is formatted straight into the datagram's stack buffer and checked as it is
+/// written, so no heap allocation happens and no formatted argument can inject a line. It
+/// evaluates to a `Result<(), Error>` you may ignore or handle. For a message of your own
+/// (to add other states, or send through a [`Notifier`](crate::Notifier)), use
+/// [`Message::push_status_fmt`](crate::Message::push_status_fmt).
+///
+/// # Errors
+/// [`Error::InvalidValue`] when the text contains `\n`, `\r`, NUL or `\`;
+/// [`Error::MessageTooLong`] beyond 4096 bytes; sending errors as [`notify`](crate::notify).
 ///
 /// ```
 /// let queue = ["a", "b"];
 /// sd_notify_core::status!("{} jobs queued", queue.len())?;
+///
+/// let user_input = "x\nREADY=1";
+/// assert!(sd_notify_core::status!("got {user_input}").is_err()); // nothing is sent
 /// # Ok::<(), sd_notify_core::Error>(())
 /// ```
 #[macro_export]
 macro_rules! status {
     ($($arg:tt)*) => {
-        $crate::send_status_fmt(::core::format_args!($($arg)*))
+        $crate::__private_0_1::send_status_fmt(::core::format_args!($($arg)*))
     };
 }

@@ -6,9 +6,7 @@
 mod common;
 
 use common::{Rng, recv};
-use sd_notify_core::{
-    Error, MAX_MESSAGE_LEN, Message, Notifier, NotifyState, Receiver, sanitize_status, split_lines_as_252,
-};
+use sd_notify_core::{Error, MAX_MESSAGE_LEN, Message, Notifier, NotifyState, Receiver, sanitize_status};
 
 const ITERATIONS: usize = 5000;
 
@@ -157,6 +155,21 @@ fn key_chars_ok(k: &str) -> bool {
     !k.is_empty() && k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
+thread_local! {
+    /// Every accepted message is read back through a real receiver, as the manager reads it.
+    static READ_BACK: (Receiver, Notifier) = common::pair();
+}
+
+/// The lines of `msg` as the manager (systemd ≥ 252) reads them, through a real socket.
+fn lines_as_received(msg: &Message) -> Result<Vec<String>, sd_notify_core::DropReason> {
+    READ_BACK.with(|(receiver, notifier)| {
+        notifier.send(msg).unwrap();
+        let n = recv(receiver);
+        assert_eq!(n.bytes(), msg.as_bytes());
+        n.lines().map(<[String]>::to_vec)
+    })
+}
+
 /// Checks one candidate: built through `build`, it must be accepted exactly when `valid`, and
 /// when accepted read back as `intended`. Returns the message when accepted.
 fn check(intended: &[NotifyState<'_>], valid: bool, built: Result<Message, Error>) -> Option<Message> {
@@ -173,7 +186,7 @@ fn check(intended: &[NotifyState<'_>], valid: bool, built: Result<Message, Error
             assert!(valid, "accepted an invalid message {intended:?}: {msg:?}");
             let bytes = msg.as_bytes();
             assert!(bytes.len() <= MAX_MESSAGE_LEN);
-            let lines = split_lines_as_252(bytes)
+            let lines = lines_as_received(&msg)
                 .unwrap_or_else(|e| panic!("manager would drop {msg:?} ({e:?}) built from {intended:?}"));
             assert_eq!(lines.len(), intended.len(), "{intended:?} became lines {lines:?}");
             let parsed: Vec<NotifyState<'_>> = lines

@@ -1,13 +1,12 @@
-//! The receiver reads datagrams as systemd 252's manager does: raw datagrams sent with libc
-//! `sendto(2)` on a plain socket (not through the crate's notifier), and the same byte
-//! strings through `split_lines_as_252` directly.
+//! The receiver reads datagrams as the manager of systemd 252 and later does: raw datagrams
+//! sent with libc `sendto(2)` on a plain socket (not through the crate's notifier).
 
 mod common;
 
 use std::io;
 
 use common::{assert_nothing_queued, recv};
-use sd_notify_core::{DropReason, MAX_MESSAGE_LEN, NotifyAddress, NotifyState, Receiver, split_lines_as_252};
+use sd_notify_core::{DropReason, Error, MAX_MESSAGE_LEN, NotifyAddress, NotifyState, Receiver};
 
 /// Sends `bytes` as one datagram to `to` from a fresh, unconnected AF_UNIX socket.
 fn raw_sendto(to: &NotifyAddress, bytes: &[u8]) {
@@ -22,7 +21,7 @@ fn raw_sendto(to: &NotifyAddress, bytes: &[u8]) {
         *dst = src as libc::c_char;
     }
     // Paths are NUL-terminated (the zeroed byte after them), abstract names are not.
-    let extra = usize::from(matches!(to, NotifyAddress::Path(_)));
+    let extra = usize::from(to.as_path().is_some());
     let len = (size_of::<libc::sa_family_t>() + name.len() + extra) as libc::socklen_t;
     let big: libc::c_int = 1 << 20;
     // SAFETY: `big` is a valid c_int for SO_SNDBUF; failure (capped) is fine.
@@ -98,25 +97,13 @@ fn vectors() -> Vec<Vector> {
 }
 
 #[test]
-fn split_lines_as_252_table() {
-    for (bytes, want) in vectors() {
-        assert_eq!(split_lines_as_252(&bytes), want, "{:?}", String::from_utf8_lossy(&bytes));
-    }
-    // Length: 4096 is fine, 4097 is dropped.
-    let ok = vec![b'a'; MAX_MESSAGE_LEN];
-    assert_eq!(split_lines_as_252(&ok).unwrap().len(), 1);
-    let long = vec![b'a'; MAX_MESSAGE_LEN + 1];
-    assert_eq!(split_lines_as_252(&long), Err(DropReason::TooLong));
-}
-
-#[test]
 fn raw_datagrams_are_read_as_252_reads_them() {
     for receiver in [Receiver::bind_unique_path().unwrap(), Receiver::bind_unique_abstract().unwrap()] {
         for (bytes, want) in vectors() {
             raw_sendto(receiver.address(), &bytes);
             let n = recv(&receiver);
             assert_eq!(n.bytes(), bytes);
-            assert_eq!(n.len(), bytes.len());
+            assert_eq!(n.datagram_len(), bytes.len());
             assert_eq!(n.is_empty(), bytes.is_empty());
             assert_eq!(n.lines().map(<[String]>::to_vec), want, "{n:?}");
             common::assert_from_us(&n);
@@ -190,8 +177,10 @@ fn oversized_datagrams_are_dropped_and_report_their_full_length() {
         bytes.resize(size, b'z');
         raw_sendto(receiver.address(), &bytes);
         let n = recv(&receiver);
-        assert_eq!(n.len(), size, "len() is the full datagram size");
+        assert_eq!(n.datagram_len(), size, "datagram_len() is the full datagram size");
         assert_eq!(n.bytes(), &bytes[..MAX_MESSAGE_LEN + 1], "bytes() keeps the first 4097");
+        // The honest name: for a datagram beyond the 4097 kept bytes, the two differ.
+        assert_eq!(n.datagram_len() > n.bytes().len(), size > MAX_MESSAGE_LEN + 1);
         assert_eq!(n.lines(), Err(DropReason::TooLong));
         assert_eq!(n.states(), []);
         assert!(!n.is_barrier());
@@ -201,7 +190,7 @@ fn oversized_datagrams_are_dropped_and_report_their_full_length() {
     bytes.resize(MAX_MESSAGE_LEN, b'z');
     raw_sendto(receiver.address(), &bytes);
     let n = recv(&receiver);
-    assert_eq!(n.len(), MAX_MESSAGE_LEN);
+    assert_eq!(n.datagram_len(), MAX_MESSAGE_LEN);
     assert_eq!(n.bytes(), bytes);
     assert_eq!(n.states(), [NotifyState::Status(std::str::from_utf8(&bytes[7..]).unwrap())]);
 }
@@ -217,12 +206,12 @@ fn receiver_waits_are_bounded() {
 #[test]
 fn receiver_addresses_and_cleanup() {
     let path_receiver = Receiver::bind_unique_path().unwrap();
-    let path = path_receiver.address().path().unwrap().to_owned();
+    let path = path_receiver.address().as_path().unwrap().to_owned();
     assert!(path.is_absolute());
     assert!(std::fs::symlink_metadata(&path).is_ok(), "socket file exists while bound");
     // Binding the same address again fails with EADDRINUSE.
-    let err = Receiver::bind(path_receiver.address()).unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(libc::EADDRINUSE));
+    let err = Receiver::bind(path_receiver.address().clone()).unwrap_err();
+    assert!(matches!(&err, Error::Io(e) if e.raw_os_error() == Some(libc::EADDRINUSE)), "{err:?}");
     drop(path_receiver);
     assert!(std::fs::symlink_metadata(&path).is_err(), "socket file removed on drop");
 
@@ -230,8 +219,26 @@ fn receiver_addresses_and_cleanup() {
     let b = Receiver::bind_unique_abstract().unwrap();
     assert_ne!(a.address(), b.address());
     assert!(a.address().to_string().starts_with("@sd-notify-"));
-    assert_eq!(Receiver::bind(a.address()).unwrap_err().raw_os_error(), Some(libc::EADDRINUSE));
+    assert_eq!(Receiver::bind(a.address().clone()).unwrap_err().raw_os_error(), Some(libc::EADDRINUSE));
     // A vsock address is refused by the receiver.
     let vsock = NotifyAddress::parse("vsock:1:1234").unwrap();
-    assert_eq!(Receiver::bind(&vsock).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+    assert!(matches!(Receiver::bind(vsock), Err(Error::NeedsUnixSocket)));
+}
+
+/// `DropReason` is an error of its own: words for people, usable with `?` and `Box<dyn Error>`.
+#[test]
+fn drop_reasons_are_errors_with_words() {
+    let receiver = Receiver::bind_unique_abstract().unwrap();
+    for (bytes, reason, words) in [
+        (&b"READY=1\0"[..], DropReason::Nul, "the datagram contains a NUL byte"),
+        (b"STATUS=x\\", DropReason::TrailingBackslash, "the datagram ends in a lone backslash"),
+        (&[b'z'; MAX_MESSAGE_LEN + 1], DropReason::TooLong, "the datagram is longer than 4096 bytes"),
+    ] {
+        raw_sendto(receiver.address(), bytes);
+        let n = recv(&receiver);
+        assert_eq!(n.lines(), Err(reason));
+        let err: Box<dyn std::error::Error> = n.lines().unwrap_err().into();
+        assert_eq!(err.to_string(), words);
+        assert!(err.source().is_none());
+    }
 }

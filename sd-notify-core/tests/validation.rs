@@ -8,7 +8,8 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use common::{assert_nothing_queued, both_kinds, pair, recv};
 use sd_notify_core::{
-    Error, MAX_FDS, MAX_MESSAGE_LEN, Message, Notifier, NotifyState, Receiver, Rule, SendOptions,
+    AddressError, Error, MAX_FDS, MAX_MESSAGE_LEN, Message, Notifier, NotifyState, Receiver, Rule,
+    SendOptions,
 };
 
 /// `Error` has no `PartialEq` (it carries an `io::Error`); its `Debug` form is exact enough.
@@ -21,7 +22,7 @@ fn assert_err(got: Result<impl std::fmt::Debug, Error>, want: &Error, what: &str
 }
 
 fn invalid(key: &'static str, rule: Rule) -> Error {
-    Error::InvalidValue { key, rule }
+    Error::InvalidValue { key: key.into(), rule }
 }
 
 /// Rejected through every path: validate (for one state), from_states, push, notify. Then
@@ -88,13 +89,13 @@ fn text_values_with_line_breaks_nul_or_backslash_are_rejected() {
                 &receiver,
                 &notifier,
                 &[NotifyState::Extension { key: "X_K", value }],
-                &invalid("X_", rule),
+                &invalid("X_K", rule), // the real key, not a stand-in
             );
             assert_rejected(
                 &receiver,
                 &notifier,
                 &[NotifyState::Other { key: "FUTURE", value }],
-                &invalid("(free-form)", rule),
+                &invalid("FUTURE", rule),
             );
         }
         assert_only_sentinel_arrives(&receiver, &notifier);
@@ -225,7 +226,7 @@ fn numbers_out_of_range() {
 #[test]
 fn extension_and_other_keys() {
     let (receiver, notifier) = pair();
-    let bad_key = |rule| Error::InvalidKey { rule };
+    let bad_key = |key: &str, rule| Error::InvalidKey { key: key.to_owned().into(), rule };
     for (key, rule) in [
         ("X_", Rule::Syntax),
         ("", Rule::Syntax),
@@ -241,7 +242,12 @@ fn extension_and_other_keys() {
         ("X_A\nREADY", Rule::Character('\n')),
         ("X_É", Rule::Character('É')),
     ] {
-        assert_rejected(&receiver, &notifier, &[NotifyState::Extension { key, value: "v" }], &bad_key(rule));
+        assert_rejected(
+            &receiver,
+            &notifier,
+            &[NotifyState::Extension { key, value: "v" }],
+            &bad_key(key, rule),
+        );
     }
     for (key, rule) in [
         ("", Rule::Empty),
@@ -252,14 +258,21 @@ fn extension_and_other_keys() {
         ("READY=1\nA", Rule::Character('=')),
         ("A\nREADY", Rule::Character('\n')),
     ] {
-        assert_rejected(&receiver, &notifier, &[NotifyState::Other { key, value: "1" }], &bad_key(rule));
+        assert_rejected(&receiver, &notifier, &[NotifyState::Other { key, value: "1" }], &bad_key(key, rule));
     }
     // BARRIER=1 cannot be smuggled in with other lines either.
     assert_rejected(
         &receiver,
         &notifier,
         &[NotifyState::Ready, NotifyState::Other { key: "BARRIER", value: "1" }],
-        &bad_key(Rule::Reserved),
+        &bad_key("BARRIER", Rule::Reserved),
+    );
+    // The key is the one given, and the text quotes it (a key with a line break stays one line).
+    let err = NotifyState::Other { key: "A\nREADY", value: "1" }.validate().unwrap_err();
+    assert!(matches!(&err, Error::InvalidKey { key, .. } if key == "A\nREADY"));
+    assert_eq!(
+        err.to_string(),
+        "assignment key \"A\\nREADY\" rejected: it contains the character '\\n', which this field does not allow"
     );
     assert_only_sentinel_arrives(&receiver, &notifier);
 }
@@ -267,7 +280,7 @@ fn extension_and_other_keys() {
 #[test]
 fn duplicate_keys_are_rejected() {
     let (receiver, notifier) = pair();
-    let dup = |key: &str| Error::DuplicateKey { key: key.to_owned() };
+    let dup = |key: &str| Error::DuplicateKey { key: key.to_owned().into() };
     let cases: Vec<(Vec<NotifyState<'static>>, &str)> = vec![
         (vec![NotifyState::Ready, NotifyState::Ready], "READY"),
         (vec![NotifyState::Watchdog, NotifyState::WatchdogTrigger], "WATCHDOG"),
@@ -333,7 +346,7 @@ fn messages_over_4096_bytes_are_rejected() {
         // The 4096-byte message is still sendable and intact.
         notifier.send(&msg).unwrap();
         let n = recv(&receiver);
-        assert_eq!(n.len(), MAX_MESSAGE_LEN);
+        assert_eq!(n.datagram_len(), MAX_MESSAGE_LEN);
         assert_eq!(n.bytes(), msg.as_bytes());
         assert_only_sentinel_arrives(&receiver, &notifier);
     }
@@ -446,16 +459,85 @@ fn errors_map_to_libsystemd_errnos_and_read_well() {
         Error::EmptyMessage,
         Error::FdMismatch,
         Error::DuplicateKey { key: "READY".into() },
-        Error::InvalidKey { rule: Rule::Reserved },
+        Error::InvalidKey { key: "BARRIER".into(), rule: Rule::Reserved },
     ] {
         assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e:?}");
         assert!(!e.to_string().is_empty());
     }
-    // A WouldBlock from the socket (SO_SNDTIMEO expired) is a Timeout, other errors stay Io.
-    assert!(matches!(Error::from(io::Error::from(io::ErrorKind::WouldBlock)), Error::Timeout));
     let refused = Error::from(io::Error::from_raw_os_error(libc::ECONNREFUSED));
     assert_eq!(common::io_errno(&refused), libc::ECONNREFUSED);
     assert_eq!(refused.raw_os_error(), Some(libc::ECONNREFUSED));
+}
+
+/// The public `From<io::Error>` is a plain conversion: a `WouldBlock` from the user's own
+/// non-blocking I/O stays an `Io` error (before, it became `Error::Timeout`, "the service
+/// manager did not accept the message in time"). Only the crate's sends report a full queue
+/// as a timeout (tests/backpressure.rs).
+#[test]
+fn users_would_block_stays_an_io_error() {
+    let err = Error::from(io::Error::from(io::ErrorKind::WouldBlock));
+    assert!(matches!(&err, Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock), "{err:?}");
+    // Through `?` on the user's own I/O, too.
+    fn users_code() -> Result<(), Error> {
+        let (a, _b) = std::os::unix::net::UnixDatagram::pair()?;
+        a.set_nonblocking(true)?;
+        a.recv(&mut [0; 8])?; // nothing queued: EAGAIN
+        Ok(())
+    }
+    let err = users_code().unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(libc::EAGAIN));
+    assert!(matches!(&err, Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock), "{err:?}");
+    assert_eq!(io::Error::from(err).kind(), io::ErrorKind::WouldBlock);
+}
+
+/// An error's text says only its own layer; the inner error is `source()`, so a reporter that
+/// walks the chain (anyhow's `{:#}`, the exit report) shows the OS's words once.
+#[test]
+fn inner_errors_are_sources_not_part_of_the_text() {
+    fn chain(e: &dyn std::error::Error) -> Vec<String> {
+        let mut out = vec![e.to_string()];
+        let mut cur = e.source();
+        while let Some(s) = cur {
+            out.push(s.to_string());
+            cur = s.source();
+        }
+        out
+    }
+    let os_text = io::Error::from_raw_os_error(libc::ECONNREFUSED).to_string();
+    let io = Error::from(io::Error::from_raw_os_error(libc::ECONNREFUSED));
+    assert_eq!(chain(&io), ["the operating system reported an error".to_owned(), os_text.clone()]);
+    let address = Error::from(AddressError::Relative);
+    assert_eq!(
+        chain(&address),
+        ["invalid notification socket address".to_owned(), AddressError::Relative.to_string()]
+    );
+    // Each cause once, in a real failure: a send to nobody.
+    let n = Notifier::new(sd_notify_core::NotifyAddress::parse("@sd-notify-nobody-listens-here").unwrap())
+        .unwrap();
+    let err = n.notify(&[NotifyState::Ready]).unwrap_err();
+    let joined = chain(&err).join(": ");
+    assert_eq!(joined.matches(&os_text).count(), 1, "{joined}");
+    // Rule breaches have no inner error: their text is whole.
+    let rule = Message::from_states(&[NotifyState::Status("a\nb")]).unwrap_err();
+    assert_eq!(chain(&rule).len(), 1);
+    // Errors that convert to io::Error keep their words once, too.
+    let as_io = io::Error::from(Error::from(AddressError::Relative));
+    assert_eq!(as_io.kind(), io::ErrorKind::InvalidInput);
+    assert_eq!(
+        chain(&as_io),
+        ["invalid notification socket address".to_owned(), AddressError::Relative.to_string()]
+    );
+}
+
+/// `raw_os_error` uses the platform's numbers (`libc::E*`), not Linux's written out.
+#[test]
+fn errnos_are_the_platforms() {
+    assert_eq!(Error::Timeout.raw_os_error(), Some(libc::ETIMEDOUT));
+    assert_eq!(Error::MessageTooLong.raw_os_error(), Some(libc::EMSGSIZE));
+    assert_eq!(Error::TooManyFds { count: 300 }.raw_os_error(), Some(libc::E2BIG));
+    assert_eq!(Error::NeedsUnixSocket.raw_os_error(), Some(libc::EOPNOTSUPP));
+    assert_eq!(Error::Unsupported.raw_os_error(), Some(libc::EOPNOTSUPP));
+    assert_eq!(Error::EmptyMessage.raw_os_error(), Some(libc::EINVAL));
 }
 
 #[test]

@@ -118,14 +118,12 @@ fn unix_name(fd: RawFd, call: NameFn) -> Option<Vec<u8>> {
 /// How a receiver's address appears in `sun_path` from `getpeername` (Linux includes the
 /// terminating NUL of a path when the binder passed it, so it is stripped for comparison).
 pub fn sun_path_of(address: &NotifyAddress) -> Vec<u8> {
-    match address {
-        NotifyAddress::Path(p) => std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec(),
-        NotifyAddress::Abstract(name) => {
-            let mut v = vec![0];
-            v.extend_from_slice(name);
-            v
-        }
-        other => panic!("not a unix address: {other}"),
+    if let Some(p) = address.as_path() {
+        std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec()
+    } else if let Some(name) = address.as_abstract_name() {
+        [&[0][..], name].concat()
+    } else {
+        panic!("not a unix address: {address}")
     }
 }
 
