@@ -101,20 +101,19 @@ mod sys;
 
 pub use address::{NOTIFY_SOCKET, NotifyAddress, VsockKind};
 pub use env::{
-    EnvError, ListenFd, SYSTEMD_VARIABLES, booted, listen_fds, listen_fds_from, listen_fds_with_names,
-    remove_systemd_environment, watchdog_enabled, watchdog_enabled_from,
+    EnvError, ListenFd, SYSTEMD_VARIABLES, booted, listen_fds, listen_fds_with_names,
+    remove_systemd_environment, watchdog_enabled,
 };
 pub use error::{AddressError, Error, Rule};
 pub use message::{MAX_MESSAGE_LEN, Message, sanitize_status};
 pub(crate) use notifier::default_notifier;
 pub use notifier::{DEFAULT_SEND_TIMEOUT, MAX_FDS, Notifier, SendOptions, barrier, notify};
 #[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
-pub use receiver::{DropReason, Notification, Receiver, split_lines_as_252};
+pub use receiver::{DropReason, Notification, Receiver};
 pub use service::{
     EXIT_BARRIER_TIMEOUT, MIN_WATCHDOG_PING_INTERVAL, ReloadRequested, ServiceHandle, Shutdown,
 };
 pub use state::{MAX_FDNAME_LEN, NotifyAccess, NotifyState};
-pub use status::send_status_fmt;
 
 /// # Examples, compiled against this crate
 /// A sync worker: ready once its queue is open, stopping when `is_stopping()` says so, its
@@ -172,4 +171,5 @@ pub mod __private_0_1 {
         ViaDynErrorSendSync, ViaError, ViaNoError, ViaResult, Wrap, handle, ready, run_async, run_sync,
         supervise,
     };
+    pub use crate::status::send_status_fmt;
 }
