@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::address::{NotifyAddress, VsockKind};
+use crate::address::{NotifyAddress, Repr, VsockKind};
 use crate::error::{AddressError, Error};
 use crate::message::Message;
 use crate::state::{NotifyState, duration_usec};
@@ -101,9 +101,8 @@ impl Notifier {
     /// A notifier for `address`. No system call happens until the first send.
     ///
     /// # Errors
-    /// [`Error::Address`] when a path or name does not fit `sun_path` (only possible for
-    /// addresses not made by [`NotifyAddress::parse`]); [`Error::Unsupported`] where the
-    /// platform has no such socket family.
+    /// [`Error::Unsupported`] where the platform has no such socket family. (Every
+    /// [`NotifyAddress`] is valid by construction.)
     ///
     /// ```
     /// # use sd_notify_core::{Notifier, NotifyAddress};
@@ -124,10 +123,10 @@ impl Notifier {
                 connected: AtomicBool::new(false),
             }))
         };
-        let target = match &address {
-            NotifyAddress::Path(p) => unix(false, std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))?,
-            NotifyAddress::Abstract(name) => unix(true, name)?,
-            &NotifyAddress::Vsock { kind, cid, port } => Target::Vsock { kind, cid, port },
+        let target = match address.repr() {
+            Repr::Path(p) => unix(false, std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))?,
+            Repr::Abstract(name) => unix(true, name)?,
+            &Repr::Vsock { kind, cid, port } => Target::Vsock { kind, cid, port },
         };
         Ok(Notifier { address, target, timeout_usec: AtomicU64::new(duration_usec(DEFAULT_SEND_TIMEOUT)) })
     }
@@ -520,9 +519,9 @@ impl Notifier {
         match result {
             // As libsystemd: a PID we may not claim is sent again under our own.
             Err(e) if creds.is_some() && matches!(e.raw_os_error(), Some(libc::EPERM | libc::ESRCH)) => {
-                Ok(attempt(None)?)
+                attempt(None).map_err(Error::from_send)
             }
-            other => Ok(other?),
+            other => other.map_err(Error::from_send),
         }
     }
 
@@ -571,7 +570,7 @@ impl Notifier {
         for &sock_type in kinds {
             match sys::vsock_connect(sock_type, cid, port, timeout) {
                 Ok(socket) => {
-                    sys::send(socket.as_fd(), bytes)?;
+                    sys::send(socket.as_fd(), bytes).map_err(Error::from_send)?;
                     if sock_type != sys::VSOCK_DGRAM {
                         sys::shutdown_write(socket.as_fd())?;
                     }
