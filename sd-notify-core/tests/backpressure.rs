@@ -126,7 +126,7 @@ fn a_socket_file_without_a_listener_is_econnrefused() {
     // Bound then closed: the file stays, nobody listens.
     drop(UnixDatagram::bind(&path).unwrap());
     assert!(path.exists());
-    let notifier = Notifier::new(NotifyAddress::Path(path.clone())).unwrap();
+    let notifier = Notifier::new(NotifyAddress::from_path(path.clone()).unwrap()).unwrap();
     for _ in 0..3 {
         let err = notifier.notify(&[NotifyState::Ready]).unwrap_err();
         assert_eq!(io_errno(&err), libc::ECONNREFUSED, "{err:?}");
@@ -149,7 +149,7 @@ fn a_socket_file_without_a_listener_is_econnrefused() {
 #[test]
 fn a_missing_path_is_enoent() {
     let path = temp_path("missing");
-    let notifier = Notifier::new(NotifyAddress::Path(path)).unwrap();
+    let notifier = Notifier::new(NotifyAddress::from_path(path).unwrap()).unwrap();
     let err = notifier.notify(&[NotifyState::Ready]).unwrap_err();
     assert_eq!(io_errno(&err), libc::ENOENT, "{err:?}");
     let notifier = Notifier::new(NotifyAddress::parse("/nonexistent-dir/sub/notify").unwrap()).unwrap();
@@ -162,7 +162,7 @@ fn a_missing_path_is_enoent() {
 fn a_stream_socket_at_the_path_is_eprototype() {
     let path = temp_path("stream");
     let listener = UnixListener::bind(&path).unwrap();
-    let notifier = Notifier::new(NotifyAddress::Path(path.clone())).unwrap();
+    let notifier = Notifier::new(NotifyAddress::from_path(path.clone()).unwrap()).unwrap();
     let err = notifier.notify(&[NotifyState::Ready]).unwrap_err();
     assert_eq!(io_errno(&err), libc::EPROTOTYPE, "{err:?}");
     drop(listener);
@@ -174,7 +174,7 @@ fn a_stream_socket_at_the_path_is_eprototype() {
     let name = format!("sd-notify-bp-stream-{}", std::process::id());
     let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let _listener = UnixListener::bind_addr(&addr).unwrap();
-    let notifier = Notifier::new(NotifyAddress::Abstract(name.into_bytes())).unwrap();
+    let notifier = Notifier::new(NotifyAddress::from_abstract_name(name.into_bytes()).unwrap()).unwrap();
     assert_eq!(io_errno(&notifier.notify(&[NotifyState::Ready]).unwrap_err()), libc::ECONNREFUSED);
 }
 
@@ -183,7 +183,7 @@ fn a_stream_socket_at_the_path_is_eprototype() {
 fn a_regular_file_at_the_path_is_econnrefused() {
     let path = temp_path("file");
     std::fs::write(&path, b"not a socket").unwrap();
-    let notifier = Notifier::new(NotifyAddress::Path(path.clone())).unwrap();
+    let notifier = Notifier::new(NotifyAddress::from_path(path.clone()).unwrap()).unwrap();
     assert_eq!(io_errno(&notifier.notify(&[NotifyState::Ready]).unwrap_err()), libc::ECONNREFUSED);
     std::fs::remove_file(&path).unwrap();
 }
@@ -191,9 +191,9 @@ fn a_regular_file_at_the_path_is_econnrefused() {
 #[test]
 fn the_notifier_reconnects_to_a_replaced_path_receiver() {
     let path = temp_path("replace");
-    let address = NotifyAddress::Path(path.clone());
+    let address = NotifyAddress::from_path(path.clone()).unwrap();
     let notifier = Notifier::new(address.clone()).unwrap();
-    let mut receiver = Receiver::bind(&address).unwrap();
+    let mut receiver = Receiver::bind(address.clone()).unwrap();
     notifier.notify(&[NotifyState::Status("to receiver 0")]).unwrap();
     assert_eq!(recv(&receiver).bytes(), b"STATUS=to receiver 0");
     let socket = common::fds_connected_to(&address);
@@ -203,7 +203,7 @@ fn the_notifier_reconnects_to_a_replaced_path_receiver() {
         // and a new one is bound at the same path.
         drop(receiver);
         assert!(!path.exists());
-        receiver = Receiver::bind(&address).unwrap();
+        receiver = Receiver::bind(address.clone()).unwrap();
         let status = format!("to receiver {round}");
         notifier.notify(&[NotifyState::Status(&status)]).unwrap();
         assert_eq!(recv(&receiver).bytes(), format!("STATUS={status}").as_bytes());
@@ -223,7 +223,7 @@ fn the_notifier_reconnects_to_a_replaced_abstract_receiver() {
     assert_eq!(socket.len(), 1);
     drop(first);
 
-    let second = Receiver::bind(&address).unwrap();
+    let second = Receiver::bind(address.clone()).unwrap();
     notifier.notify(&[NotifyState::Status("second")]).unwrap();
     assert_eq!(recv(&second).bytes(), b"STATUS=second");
     assert_eq!(common::fds_connected_to(&address), socket, "the same socket, connected again");
@@ -233,9 +233,9 @@ fn the_notifier_reconnects_to_a_replaced_abstract_receiver() {
 #[test]
 fn the_notifier_recovers_after_failing_while_the_receiver_was_gone() {
     let path = temp_path("gone");
-    let address = NotifyAddress::Path(path.clone());
+    let address = NotifyAddress::from_path(path.clone()).unwrap();
     let notifier = Notifier::new(address.clone()).unwrap();
-    let first = Receiver::bind(&address).unwrap();
+    let first = Receiver::bind(address.clone()).unwrap();
     notifier.notify(&[NotifyState::Ready]).unwrap();
     assert_eq!(recv(&first).bytes(), b"READY=1");
     drop(first); // removes the file
@@ -249,7 +249,7 @@ fn the_notifier_recovers_after_failing_while_the_receiver_was_gone() {
         );
     }
     // The manager is back: the next send reaches it, and nothing stale was queued.
-    let second = Receiver::bind(&address).unwrap();
+    let second = Receiver::bind(address.clone()).unwrap();
     notifier.notify(&[NotifyState::Status("back")]).unwrap();
     assert_eq!(recv(&second).bytes(), b"STATUS=back");
     assert_nothing_queued(&second);
@@ -263,7 +263,7 @@ fn with_fds_and_credentials_the_notifier_reconnects_too() {
     notifier.notify(&[NotifyState::Ready]).unwrap();
     recv(&first);
     drop(first);
-    let second = Receiver::bind(&address).unwrap();
+    let second = Receiver::bind(address.clone()).unwrap();
     let (_r, w) = common::pipe();
     use std::os::fd::AsFd;
     notifier
@@ -279,7 +279,7 @@ fn with_fds_and_credentials_the_notifier_reconnects_too() {
     // Credentials (PID 1 always exists; root claims it, anyone else falls back to ours).
     // SAFETY: geteuid has no preconditions.
     let claimed = if unsafe { libc::geteuid() } == 0 { 1 } else { std::process::id() };
-    let third = Receiver::bind(&address).unwrap();
+    let third = Receiver::bind(address.clone()).unwrap();
     let stopping = Message::from_states(&[NotifyState::Stopping]).unwrap();
     notifier.send_with(&stopping, SendOptions::new().on_behalf_of(1)).unwrap();
     let n = recv(&third);
@@ -287,7 +287,7 @@ fn with_fds_and_credentials_the_notifier_reconnects_too() {
     drop(third);
 
     // Both at once.
-    let fourth = Receiver::bind(&address).unwrap();
+    let fourth = Receiver::bind(address.clone()).unwrap();
     let fdstore = Message::from_states(&[NotifyState::FdStore]).unwrap();
     notifier.send_with(&fdstore, SendOptions::new().fds(&[w.as_fd()]).on_behalf_of(1)).unwrap();
     let n = recv(&fourth);
