@@ -152,7 +152,7 @@ fn barrier_without_a_listener_is_an_io_error_not_a_hang() {
     let path = std::env::temp_dir().join(format!("sd-notify-barrier-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     drop(std::os::unix::net::UnixDatagram::bind(&path).unwrap());
-    let notifier = Notifier::new(NotifyAddress::Path(path.clone())).unwrap();
+    let notifier = Notifier::new(NotifyAddress::from_path(path.clone()).unwrap()).unwrap();
     let started = Instant::now();
     let err = notifier.barrier(WAIT).unwrap_err();
     assert_eq!(common::io_errno(&err), libc::ECONNREFUSED, "{err:?}");
