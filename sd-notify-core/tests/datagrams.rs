@@ -66,7 +66,7 @@ fn every_plain_state_alone_is_exactly_its_line_via_path_and_abstract() {
             notifier.notify(&[state]).unwrap_or_else(|e| panic!("{state:?}: {e}"));
             let n = recv(&receiver);
             assert_eq!(n.bytes(), line.as_bytes(), "{state:?} via {}", receiver.address());
-            assert_eq!(n.len(), line.len());
+            assert_eq!(n.datagram_len(), line.len());
             assert_eq!(n.lines(), Ok(&[line.to_owned()][..]));
             assert_eq!(n.states(), [state], "{line} parses back");
             assert!(n.fds().is_empty());
@@ -273,7 +273,7 @@ fn message_of_exactly_4096_bytes_is_accepted_and_received_intact() {
         assert_eq!(msg.as_bytes().len(), 4096);
         notifier.send(&msg).unwrap();
         let n = recv(&receiver);
-        assert_eq!(n.len(), 4096);
+        assert_eq!(n.datagram_len(), 4096);
         assert_eq!(n.bytes(), msg.as_bytes());
         assert_eq!(n.states(), [NotifyState::Status(&value)]);
 
@@ -339,13 +339,13 @@ fn push_status_fmt_checks_every_piece_and_leaves_the_message_unchanged_on_error(
         let mut msg = Message::from_states(&[NotifyState::Ready]).unwrap();
         let err = msg.push_status_fmt(format_args!("{}", Pieces(bad))).unwrap_err();
         assert!(
-            matches!(err, Error::InvalidValue { key: "STATUS", rule: r } if r == rule),
+            matches!(&err, Error::InvalidValue { key, rule: r } if key == "STATUS" && *r == rule),
             "{bad:?}: {err:?}"
         );
         assert_eq!(msg.as_bytes(), b"READY=1", "failed push left the message unchanged");
         let err = Message::new().push_status_fmt(format_args!("user said: {bad}")).unwrap_err();
         assert!(
-            matches!(err, Error::InvalidValue { key: "STATUS", rule: r } if r == rule),
+            matches!(&err, Error::InvalidValue { key, rule: r } if key == "STATUS" && *r == rule),
             "{bad:?}: {err:?}"
         );
     }
