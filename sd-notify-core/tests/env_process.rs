@@ -310,11 +310,11 @@ fn child_notify_unset() {
     // Still validated, so that a program fails the same with and without systemd.
     assert!(matches!(
         notify(&[NotifyState::Status("a\nREADY=1")]),
-        Err(Error::InvalidValue { key: "STATUS", rule: Rule::Newline })
+        Err(Error::InvalidValue { key, rule: Rule::Newline }) if key == "STATUS"
     ));
     assert!(matches!(
         sd_notify_core::status!("x{}", "\\"),
-        Err(Error::InvalidValue { key: "STATUS", rule: Rule::Backslash })
+        Err(Error::InvalidValue { key, rule: Rule::Backslash }) if key == "STATUS"
     ));
     assert!(matches!(notify(&[]), Err(Error::EmptyMessage)));
     // Nothing was sent: no socket was even created.
@@ -404,16 +404,16 @@ fn child_listen_fds() {
     assert!(!is_cloexec(fd(3)) && !is_cloexec(fd(4)));
     let fds = listen_fds_with_names().unwrap();
     assert_eq!(fds.len(), 2);
-    assert_eq!((fds[0].fd.as_raw_fd(), fds[0].name.as_str()), (3, "sock"));
-    assert_eq!((fds[1].fd.as_raw_fd(), fds[1].name.as_str()), (4, "file"));
+    assert_eq!((fds[0].as_fd().as_raw_fd(), fds[0].name()), (3, "sock"));
+    assert_eq!((fds[1].as_fd().as_raw_fd(), fds[1].name()), (4, "file"));
     for f in &fds {
-        assert!(is_cloexec(f.fd.as_fd()), "claimed descriptors are close-on-exec");
+        assert!(is_cloexec(f.as_fd()), "claimed descriptors are close-on-exec");
     }
     sock_name_is(3, &env("EXPECT_SOCK_NAME"));
     let mut content = String::new();
     let mut fds = fds.into_iter();
     let _sock = fds.next().unwrap();
-    std::fs::File::from(fds.next().unwrap().fd).read_to_string(&mut content).unwrap();
+    std::fs::File::from(fds.next().unwrap().into_fd()).read_to_string(&mut content).unwrap();
     assert_eq!(content, env("EXPECT_FILE_CONTENT"));
     // Each descriptor has one owner: a second call cannot take them again.
     assert_eq!(listen_fds_with_names().unwrap_err(), EnvError::AlreadyTaken);
@@ -423,7 +423,7 @@ fn child_listen_fds() {
 fn child_listen_fds_unnamed() {
     let fds = listen_fds_with_names().unwrap();
     assert_eq!(fds.len(), 1);
-    assert_eq!((fds[0].fd.as_raw_fd(), fds[0].name.as_str()), (3, "unknown"));
+    assert_eq!((fds[0].as_fd().as_raw_fd(), fds[0].name()), (3, "unknown"));
     sock_name_is(3, &env("EXPECT_SOCK_NAME"));
 }
 
