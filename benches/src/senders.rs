@@ -182,20 +182,18 @@ pub fn connected_socket(address: &NotifyAddress) -> std::io::Result<OwnedFd> {
     let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let base = size_of::<libc::sa_family_t>();
-    let (bytes, len): (Vec<u8>, usize) = match address {
-        NotifyAddress::Abstract(name) => {
-            let mut b = vec![0u8];
-            b.extend_from_slice(name);
-            let l = base + b.len();
-            (b, l)
-        }
-        NotifyAddress::Path(p) => {
-            let mut b = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();
-            b.push(0);
-            let l = base + b.len();
-            (b, l)
-        }
-        _ => return Err(std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT)),
+    let (bytes, len): (Vec<u8>, usize) = if let Some(name) = address.as_abstract_name() {
+        let mut b = vec![0u8];
+        b.extend_from_slice(name);
+        let l = base + b.len();
+        (b, l)
+    } else if let Some(p) = address.as_path() {
+        let mut b = std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()).to_vec();
+        b.push(0);
+        let l = base + b.len();
+        (b, l)
+    } else {
+        return Err(std::io::Error::from_raw_os_error(libc::EAFNOSUPPORT));
     };
     if bytes.len() > sa.sun_path.len() {
         return Err(std::io::Error::from_raw_os_error(libc::ENAMETOOLONG));

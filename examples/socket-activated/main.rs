@@ -46,7 +46,7 @@ async fn main(service: ServiceHandle) -> Result<(), Box<dyn Error>> {
 fn take_listener() -> Result<TcpListener, Box<dyn Error>> {
     let std_listener = if std::env::var_os("LISTEN_FDS").is_some() {
         let passed = listen_fds_with_names().map_err(|e| format!("socket activation: {e}"))?;
-        let ListenFd { fd, name } = pick(passed)?;
+        let (fd, name) = pick(passed)?.into_parts();
         let listener = StdListener::from(fd);
         let address = listener
             .local_addr()
@@ -73,10 +73,10 @@ fn pick(mut passed: Vec<ListenFd>) -> Result<ListenFd, String> {
             std::process::id(),
         )),
         1 => Ok(passed.remove(0)),
-        n => match passed.iter().position(|fd| fd.name == NAME) {
+        n => match passed.iter().position(|fd| fd.name() == NAME) {
             Some(i) => Ok(passed.swap_remove(i)),
             None => {
-                let names: Vec<&str> = passed.iter().map(|fd| fd.name.as_str()).collect();
+                let names: Vec<&str> = passed.iter().map(ListenFd::name).collect();
                 Err(format!(
                     "socket activation: {n} sockets passed ({}), none named `{NAME}` (FileDescriptorName={NAME} in the .socket unit)",
                     names.join(", ")

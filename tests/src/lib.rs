@@ -250,7 +250,8 @@ impl ServiceUnderTest {
     /// manager exists.
     pub fn bind_late(&mut self) {
         let address = self.late.take().expect("launched with Launch::unbound, bound once");
-        self.receiver = Some(Receiver::bind(&address).unwrap_or_else(|e| panic!("bind {address}: {e}")));
+        let shown = address.to_string();
+        self.receiver = Some(Receiver::bind(address).unwrap_or_else(|e| panic!("bind {shown}: {e:?}")));
     }
 
     /// The receiver (bound), e.g. to fill its queue or to read it directly.
@@ -466,13 +467,14 @@ pub fn fill_queue(receiver: &Receiver) -> usize {
     use std::os::unix::net::{SocketAddr, UnixDatagram};
     let sender = UnixDatagram::unbound().expect("socket");
     sender.set_nonblocking(true).expect("O_NONBLOCK");
-    let to = match receiver.address() {
-        NotifyAddress::Path(path) => SocketAddr::from_pathname(path).expect("path address"),
-        NotifyAddress::Abstract(name) => {
-            use std::os::linux::net::SocketAddrExt;
-            SocketAddr::from_abstract_name(name).expect("abstract address")
-        }
-        other => panic!("cannot fill {other}"),
+    let address = receiver.address();
+    let to = if let Some(path) = address.as_path() {
+        SocketAddr::from_pathname(path).expect("path address")
+    } else if let Some(name) = address.as_abstract_name() {
+        use std::os::linux::net::SocketAddrExt;
+        SocketAddr::from_abstract_name(name).expect("abstract address")
+    } else {
+        panic!("cannot fill {address}")
     };
     let mut n = 0;
     loop {

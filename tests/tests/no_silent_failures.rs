@@ -111,13 +111,13 @@ fn stopping_reaches_a_late_manager(address: NotifyAddress) {
 #[test]
 fn stopping_reaches_a_manager_whose_path_socket_appears_after_start() {
     let dir = TempDir::new("late-path");
-    stopping_reaches_a_late_manager(NotifyAddress::Path(dir.0.join("notify")));
+    stopping_reaches_a_late_manager(NotifyAddress::from_path(dir.0.join("notify")).unwrap());
 }
 
 // issue 8, item 1 (abstract address)
 #[test]
 fn stopping_reaches_a_manager_whose_abstract_socket_appears_after_start() {
-    stopping_reaches_a_late_manager(NotifyAddress::Abstract(unique("late").into_bytes()));
+    stopping_reaches_a_late_manager(NotifyAddress::from_abstract_name(unique("late").into_bytes()).unwrap());
 }
 
 // ---- B. A manager that does not read never holds the service --------------------------

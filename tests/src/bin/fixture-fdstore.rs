@@ -42,10 +42,11 @@ fn take_or_store() -> io::Result<(u64, File, TcpListener)> {
     let mut state = None;
     let mut listener = None;
     for passed in listen_fds_with_names().map_err(io::Error::other)? {
-        eprintln!("fixture-fdstore: got fd {:?} named {:?}", passed.fd, passed.name);
-        match passed.name.as_str() {
-            "state" => state = Some(File::from(passed.fd)),
-            "listener" => listener = Some(TcpListener::from(passed.fd)),
+        let (fd, name) = passed.into_parts();
+        eprintln!("fixture-fdstore: got fd {fd:?} named {name:?}");
+        match name.as_str() {
+            "state" => state = Some(File::from(fd)),
+            "listener" => listener = Some(TcpListener::from(fd)),
             _ => {}
         }
     }
