@@ -397,9 +397,9 @@ impl Notification {
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
     /// # use std::os::fd::AsFd;
-    /// let (read, _write) = std::io::pipe()?;
-    /// let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("pipe")])?;
-    /// r.notifier()?.send_with(&msg, SendOptions::new().fds(&[read.as_fd()]))?;
+    /// let (socket, _peer) = std::os::unix::net::UnixDatagram::pair()?;
+    /// let msg = Message::from_states(&[NotifyState::FdStore, NotifyState::FdName("socket")])?;
+    /// r.notifier()?.send_with(&msg, SendOptions::new().fds(&[socket.as_fd()]))?;
     /// assert_eq!(r.recv_timeout(Duration::from_secs(5))?.fds().len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -414,9 +414,9 @@ impl Notification {
     /// # use std::time::Duration;
     /// # let r = Receiver::bind_unique_abstract()?;
     /// # use std::os::fd::AsFd;
-    /// let (read, _write) = std::io::pipe()?;
+    /// let (socket, _peer) = std::os::unix::net::UnixDatagram::pair()?;
     /// let msg = Message::from_states(&[NotifyState::FdStore])?;
-    /// r.notifier()?.send_with(&msg, SendOptions::new().fds(&[read.as_fd()]))?;
+    /// r.notifier()?.send_with(&msg, SendOptions::new().fds(&[socket.as_fd()]))?;
     /// let mut n = r.recv_timeout(Duration::from_secs(5))?;
     /// let fds = n.take_fds();
     /// assert!(n.fds().is_empty() && fds.len() == 1);
