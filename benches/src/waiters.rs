@@ -211,7 +211,7 @@ pub struct Row {
 /// What the child measured.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
-    /// One per (count, operation), in [`COUNTS`] × [`OPS`] order.
+    /// One per (count, operation), in [`COUNTS`] order, each count with its three operations.
     pub rows: Vec<Row>,
     /// (count, wakers left by ours, wakers left by the old algorithm).
     pub left: Vec<(usize, usize, usize)>,

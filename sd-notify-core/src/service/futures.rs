@@ -11,8 +11,9 @@ use super::reload;
 use super::state::{self, RELOAD_WAITERS, SHUTDOWN_WAITERS};
 use super::waiters::Wait;
 
-/// The future of [`ServiceHandle::shutdown`]. While it waits it holds one waker (the last
-/// task's that polled it), which it gives up when it completes or is dropped.
+/// The future of [`ServiceHandle::shutdown`](crate::ServiceHandle::shutdown). While it waits
+/// it holds one waker (the last task's that polled it), which it gives up when it completes
+/// or is dropped.
 ///
 /// ```
 /// # async fn example(service: sd_notify_core::ServiceHandle) {
@@ -48,8 +49,9 @@ impl Drop for Shutdown {
     }
 }
 
-/// The future of [`ServiceHandle::reload_requested`]. While it waits it holds one waker
-/// (the last task's that polled it), which it gives up when it completes or is dropped.
+/// The future of [`ServiceHandle::reload_requested`](crate::ServiceHandle::reload_requested).
+/// While it waits it holds one waker (the last task's that polled it), which it gives up
+/// when it completes or is dropped.
 ///
 /// ```
 /// # async fn example(service: sd_notify_core::ServiceHandle) {
