@@ -88,6 +88,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod address;
+mod diag;
 mod env;
 mod error;
 mod message;

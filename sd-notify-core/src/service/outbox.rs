@@ -14,6 +14,7 @@ use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::Instant;
 
 use super::state;
+use crate::diag;
 use crate::message::Message;
 use crate::notifier::Notifier;
 use crate::state::NotifyState;
@@ -37,7 +38,7 @@ fn notifier() -> Option<&'static Notifier> {
 pub(super) fn send_states(states: &[NotifyState<'_>], what: &str) {
     match Message::from_states(states) {
         Ok(msg) => send(msg, what),
-        Err(e) => eprintln!("sd_service: {what} not sent: {e}"),
+        Err(e) => diag::warning!("{what} not sent: {}", diag::Chain(&e)),
     }
 }
 
@@ -110,7 +111,7 @@ fn start_vsock_sender(notifier: &'static Notifier) {
             }
         });
         if let Err(e) = spawned {
-            eprintln!("sd_service: could not start the vsock sender: {e}");
+            diag::warning!("could not start the vsock sender: {}", diag::Chain(&e));
         }
     });
 }
@@ -122,7 +123,11 @@ pub(super) fn flush_before(last: Option<Message>, deadline: Instant) {
     queue.extend(last.map(Box::new));
     while let Some(msg) = queue.pop_front() {
         if let Err(e) = notifier.send_before(msg.as_bytes(), &[], deadline) {
-            eprintln!("sd_service: {} message(s) not sent before the exit deadline: {e}", queue.len() + 1);
+            diag::warning!(
+                "{} message(s) not sent before the exit deadline: {}",
+                queue.len() + 1,
+                diag::Chain(&e)
+            );
             queue.clear();
             return;
         }
@@ -139,7 +144,7 @@ fn report(result: Result<(), Error>, what: &str) {
         Ok(()) => FAILING.store(false, Ordering::Relaxed),
         Err(e) => {
             if !FAILING.swap(true, Ordering::Relaxed) {
-                eprintln!("sd_service: {what} could not be sent: {e}");
+                diag::warning!("{what} could not be sent: {}", diag::Chain(&e));
             }
         }
     }

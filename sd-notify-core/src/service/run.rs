@@ -14,6 +14,7 @@ use super::{
     outbox,
 };
 use crate::Error;
+use crate::diag;
 use crate::message::{Message, sanitize_status};
 use crate::state::NotifyState;
 use crate::sys::{self, signal};
@@ -83,11 +84,11 @@ struct Run {
 /// runs: this one must not run half-set-up.
 fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
     let notifier = crate::default_notifier().unwrap_or_else(|e| {
-        eprintln!("sd_service: not notifying the service manager: {e}");
+        diag::warning!("not notifying the service manager: {}", diag::Chain(&e));
         None
     });
     let watchdog = crate::watchdog_enabled().unwrap_or_else(|e| {
-        eprintln!("sd_service: watchdog disabled: {e}");
+        diag::warning!("watchdog disabled: {}", diag::Chain(&e));
         None
     });
     let stopping_status = config.stopping.unwrap_or(DEFAULT_STOPPING);
@@ -98,10 +99,11 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
     let runtime =
         Runtime { config, watchdog, stopping: leak_once(config, stopping), pid: sys::getpid(), run: None };
     if let Err(running) = state::begin(runtime) {
-        eprintln!(
-            "sd_service: `{}` was called while `{running}` is running; one #[sd_service] fn runs at a \
+        diag::warning!(
+            "`{}` was called while `{running}` is running; one #[sd_service] fn runs at a \
              time in a process (its signals and watchdog are per process), so `{}` did not run",
-            config.name, config.name
+            config.name,
+            config.name
         );
         return None;
     }
@@ -120,15 +122,15 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
                     state::THREAD_RUNNING.store(true, Ordering::SeqCst);
                     run.thread = Some(handle);
                 }
-                Err(e) => eprintln!("sd_service: could not start the service thread: {e}"),
+                Err(e) => diag::warning!("could not start the service thread: {}", diag::Chain(&e)),
             }
         }
-        Err(e) => eprintln!("sd_service: signal handling unavailable: {e}"),
+        Err(e) => diag::warning!("signal handling unavailable: {}", diag::Chain(&e)),
     }
     if let Some(interval) = watchdog {
         if interval < 2 * MIN_WATCHDOG_PING_INTERVAL {
-            eprintln!(
-                "sd_service: WatchdogSec= of {interval:?} is too short to serve; pinging every {:?}",
+            diag::warning!(
+                "WatchdogSec= of {interval:?} is too short to serve; pinging every {:?}",
                 MIN_WATCHDOG_PING_INTERVAL
             );
         }
@@ -260,7 +262,7 @@ fn failure_message(failure: &Failure, exit_status: Option<u8>) -> Option<Message
         states.push(NotifyState::ExitStatus(n));
     }
     Message::from_states(&states)
-        .map_err(|e| eprintln!("sd_service: the failure could not be reported: {e}"))
+        .map_err(|e| diag::warning!("the failure could not be reported: {}", diag::Chain(&e)))
         .ok()
 }
 
@@ -285,6 +287,8 @@ fn exit_barrier(deadline: Instant) {
     let Some(notifier) = state::current().and(crate::default_notifier().ok().flatten()) else { return };
     match notifier.barrier_before(deadline) {
         Ok(()) | Err(Error::NeedsUnixSocket) => {}
-        Err(e) => eprintln!("sd_service: the service manager did not confirm our last messages: {e}"),
+        Err(e) => {
+            diag::warning!("the service manager did not confirm our last messages: {}", diag::Chain(&e))
+        }
     }
 }

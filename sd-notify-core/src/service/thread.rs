@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::handle::{pings_untied, watchdog_message};
 use super::state::{self, RELOAD_WAITERS, SHUTDOWN_WAITERS, UNHEALTHY, WATCHDOG_DUE};
 use super::{MIN_WATCHDOG_PING_INTERVAL, outbox, run};
+use crate::diag;
 use crate::state::NotifyState;
 use crate::sys::{self, signal};
 
@@ -71,7 +72,7 @@ fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve)
                 }
             }
             Err(e) => {
-                eprintln!("sd_service: service thread stopped: {e}");
+                diag::warning!("service thread stopped: {}", diag::Chain(&e));
                 state::THREAD_RUNNING.store(false, Ordering::SeqCst);
                 return;
             }
@@ -105,8 +106,8 @@ fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve)
                     // No ping: the manager's watchdog is to fire unless health comes back.
                 } else if pings_untied() {
                     if let Some(name) = hint.take() {
-                        eprintln!(
-                            "sd_service: watchdog pings come from the service thread, so a stuck `{name}` \
+                        diag::warning!(
+                            "watchdog pings come from the service thread, so a stuck `{name}` \
                              is not caught; call `service.heartbeat()` in its loop to tie them to its progress"
                         );
                     }
