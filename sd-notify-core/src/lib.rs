@@ -1,5 +1,35 @@
-//! The sending side of systemd's service notification protocol (`sd_notify`), complete,
-//! typed and validated, plus a receiver that plays the manager's part in tests.
+//! Makes a Rust daemon a correct systemd `Type=notify` / `Type=notify-reload` service with
+//! one attribute on its `main`: [`#[sd_service]`](sd_service) tells the manager when the
+//! service is ready, reloading, stopping or failed, feeds its watchdog, and never lets a
+//! manager that stops reading hold the service. Under it, the whole `sd_notify(3)` protocol
+//! is here, typed and validated, for code that wants it by hand, with a [`Receiver`] that
+//! plays the manager in your own tests.
+//!
+//! ```no_run
+//! use sd_notify_core::{sd_service, ServiceHandle};
+//!
+//! #[sd_service(starting = "Loading", running = "Serving", stopping = "Draining", reload)]
+//! #[tokio::main]
+//! async fn main(service: ServiceHandle) -> std::io::Result<()> {
+//!     let mut config = std::fs::read_to_string("/etc/echo.conf")?;
+//!     #[ready] // READY=1 right after this statement succeeds
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:7878").await?;
+//!     loop {
+//!         tokio::select! {
+//!             () = service.shutdown() => break, // STOPPING=1 is on its way already
+//!             () = service.reload_requested() => match std::fs::read_to_string("/etc/echo.conf") {
+//!                 Ok(new) => { config = new; service.reload_done(); }    // READY=1
+//!                 Err(e) => { service.reload_failed(&e); }               // READY=1 + why
+//!             },
+//!             accepted = listener.accept() => drop(accepted?), // serve it ...
+//!         }
+//!     }
+//!     println!("{} bytes of config at exit", config.len());
+//!     Ok(()) // STOPPING=1, exit barrier, exit 0; an Err becomes STATUS=, ERRNO=, EXIT_STATUS=
+//! }
+//! ```
+//!
+//! The core API, without the attribute:
 //!
 //! ```
 //! use sd_notify_core::{notify, NotifyState};
@@ -11,6 +41,18 @@
 //!
 //! Without `NOTIFY_SOCKET` (not started by systemd, or not `Type=notify`) every call is a
 //! successful no-op, so one binary serves both worlds.
+//!
+//! # Features
+//! - `macros` (default): [`#[sd_service]`](sd_service), from `sd-notify-macros`, pinned to
+//!   this crate's exact version. Without it this crate depends on `libc` alone.
+//! - `log`, `tracing` (off): the crate's own warnings (a message it could not send, a
+//!   watchdog interval it cannot serve) go to your logs as `log` records or `tracing` events
+//!   at WARN level, target `sd_notify_core`, instead of lines on stderr:
+//!
+//!   ```toml
+//!   sd-notify-core = { version = "0.1", features = ["tracing"] }
+//!   ```
+//!   With both, `tracing` gets them.
 //!
 //! # What it guarantees
 //! - **Nothing systemd would misread reaches the wire.** Values are checked before encoding:
@@ -116,6 +158,9 @@ pub use service::{
 };
 pub use state::{MAX_FDNAME_LEN, NotifyAccess, NotifyState};
 
+/// Makes a daemon's `main` a correct systemd notify service (the attribute's own
+/// documentation follows the examples).
+///
 /// # Examples, compiled against this crate
 /// A sync worker: ready once its queue is open, stopping when `is_stopping()` says so, its
 /// watchdog pings tied to the loop by `heartbeat()`.
@@ -153,7 +198,8 @@ pub use state::{MAX_FDNAME_LEN, NotifyAccess, NotifyState};
 #[cfg(feature = "macros")]
 pub use sd_notify_macros::sd_service;
 
-/// The `#[ready]` marker of `#[sd_service]`, for a clear error where it does not belong.
+/// The `#[ready]` marker of `#[sd_service]`, outside an annotated fn: a clear error.
+///
 /// Inside an annotated fn the attribute consumes the marker itself (there, no import is
 /// needed); anywhere else, this macro reports where it belongs.
 #[cfg(feature = "macros")]
