@@ -19,8 +19,9 @@
 //! `cargo fetch`, debug and release, in pairs alternating which goes first. Reported per profile:
 //! medians, the median of the per-pair ratios (with ÷ without) and their min–max, and the
 //! crates the with-build compiled that the without-build did not.
-//! Run only this part: `BENCH_ONLY=build-tokio cargo run --release -p sd-notify-benches --bin
-//! bench-all` (`BENCH_PAIRS=N` for N pairs per profile, default 5).
+//! The `sd-notify-core` built is this repository's `HEAD` (see `core_source`; `BENCH_CORE=worktree`
+//! takes the working tree). Run only this part: `BENCH_ONLY=build-tokio cargo run --release -p
+//! sd-notify-benches --bin bench-all` (`BENCH_PAIRS=N` for N pairs per profile, default 5).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -403,6 +404,8 @@ pub struct ServiceReport {
     pub syn_versions: Vec<String>,
     /// `cargo tree -p svc-with -i syn -e normal,build` (or its error), verbatim.
     pub syn_tree: String,
+    /// Where the `sd-notify-core` built came from (a commit, or the working tree).
+    pub source: String,
     /// `rustc -V` as the builds saw it.
     pub rustc: String,
     /// Load average before and after, as `/proc/loadavg` gives it (1, 5, 15 min).
@@ -547,6 +550,59 @@ fn setup_services(dir: &Path, core_path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The `sd-notify-core` the with-service depends on, by path: by default the crates of this
+/// repository's `HEAD` (`git archive` of `sd-notify-core`, `sd-notify-macros` and the workspace
+/// manifest, members cut to those two), so that the figures belong to one commit and other
+/// people's uncommitted edits cannot break or change the builds; `BENCH_CORE=worktree` takes
+/// the working tree as it is. Returns the path and a description of the source.
+fn core_source(dir: &Path) -> Result<(PathBuf, String), String> {
+    let root = crate::workspace_root();
+    if std::env::var("BENCH_CORE").is_ok_and(|v| v == "worktree") {
+        return Ok((root.join("sd-notify-core"), format!("the working tree at {}", root.display())));
+    }
+    let git = |args: &[&str]| {
+        let mut c = Command::new("git");
+        c.arg("-C").arg(&root).args(args);
+        run_ok(c, &format!("git {}", args.join(" ")))
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"])?.trim().to_owned();
+    let tar = dir.join("sd-notify.tar");
+    let tar_s = tar.display().to_string();
+    git(&[
+        "archive",
+        "--format=tar",
+        "-o",
+        &tar_s,
+        "HEAD",
+        "Cargo.toml",
+        "sd-notify-core",
+        "sd-notify-macros",
+    ])?;
+    let out = dir.join("sd-notify");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let mut untar = Command::new("tar");
+    untar.arg("-xf").arg(&tar).arg("-C").arg(&out);
+    run_ok(untar, "tar -x")?;
+    let manifest = out.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).map_err(|e| e.to_string())?;
+    let text: String = text
+        .lines()
+        .filter(|l| !l.starts_with("default-members"))
+        .map(|l| {
+            if l.starts_with("members") {
+                "members = [\"sd-notify-core\", \"sd-notify-macros\"]\n".to_owned()
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&manifest, text).map_err(|e| e.to_string())?;
+    Ok((
+        out.join("sd-notify-core"),
+        format!("commit {commit} of this repository (`git archive`, not the working tree)"),
+    ))
+}
+
 /// `name version` of every locked package named `name`.
 fn locked(versions: &[String], name: &str) -> Vec<String> {
     versions
@@ -562,11 +618,15 @@ fn locked(versions: &[String], name: &str) -> Vec<String> {
 /// When the throwaway workspace cannot be made, the lock does not put `tokio-macros` on 2.7.x,
 /// or a build fails.
 pub fn measure_tokio_service(pairs: usize) -> Result<ServiceReport, String> {
-    let core_path = crate::workspace_root().join("sd-notify-core");
-    let dir = std::env::temp_dir().join(format!("sd-notify-buildcost-tokio-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    // `top/ws` is the throwaway workspace, `top/sd-notify` the snapshot: beside it, not in it
+    // (a path dependency under a workspace's directory would become one of its members).
+    let top = std::env::temp_dir().join(format!("sd-notify-buildcost-tokio-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&top);
+    let dir = top.join("ws");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let result = (|| {
+        let (core_path, source) = core_source(&top)?;
+        eprintln!("  4b sd-notify-core from {source}");
         setup_services(&dir, &core_path)?;
         let versions: Vec<String> = lock_versions(&dir)
             .into_iter()
@@ -635,11 +695,12 @@ pub fn measure_tokio_service(pairs: usize) -> Result<ServiceReport, String> {
             versions,
             syn_versions,
             syn_tree,
+            source,
             rustc,
             load: (load0, crate::machine::loadavg()),
         })
     })();
-    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&top);
     result
 }
 
@@ -717,6 +778,7 @@ pub fn tokio_service_markdown(r: &ServiceReport) -> String {
         "- each build: `cargo build --offline -p <crate>` (and `--release`) from an empty target directory after one `cargo fetch`, one `Cargo.lock` for both; pairs alternate which goes first; load average {} before, {} after.\n",
         r.load.0, r.load.1
     );
+    s += &format!("- `sd-notify-core` (by path) from {}\n", r.source);
     s += &format!("- reproduce this part alone: `{TOKIO_COMMAND}`\n\n");
     s += &format!("`cargo tree -p {WITH} -i syn -e normal,build`:\n\n```text\n{}\n```\n", r.syn_tree);
     s
