@@ -1,9 +1,9 @@
 //! A sync worker loop: takes jobs (files) from a spool directory and processes them, as a
 //! `Type=notify` service with a watchdog (see `sync-worker.service` beside this file).
 //!
-//! The loop calls [`ServiceHandle::is_stopping`] between jobs: that is both the shutdown check and
-//! the watchdog's heartbeat (a due ping is sent from there), so a job that hangs stops the
-//! pings and systemd restarts the worker.
+//! The loop checks [`ServiceHandle::is_stopping`] between jobs (the shutdown check) and calls
+//! [`ServiceHandle::heartbeat`] (the watchdog's heartbeat: a due ping goes out only after
+//! it), so a job that hangs stops the pings and systemd restarts the worker.
 //!
 //! Environment: `SPOOL_DIR` (default: `$TMPDIR/sd-notify-spool`).
 

@@ -176,6 +176,7 @@ pub use state::{MAX_FDNAME_LEN, NotifyAccess, NotifyState};
 ///         if service.is_stopping() {
 ///             break;
 ///         }
+///         service.heartbeat(); // a job that hangs stops the watchdog pings
 ///         done += 1;
 ///         status!("{done} jobs done").map_err(std::io::Error::from)?;
 ///     }

@@ -206,6 +206,32 @@ fn what_a_full_queue_held_back_is_sent_in_order_once_the_manager_reads() {
     fixture_datagrams(&svc, filled);
 }
 
+// issue 8, item 3 (late pings are not piled up in front of what matters): with a 20 ms
+// watchdog and a manager that reads nothing for a second, the held-back datagrams carry one
+// ping, not fifty (a queued ping makes every later one redundant until it is sent).
+#[test]
+fn a_manager_that_reads_late_gets_one_held_back_ping_not_a_pile() {
+    let (receiver, filled) = full_receiver();
+    let mut svc = Launch::new(TIMELINE).receiver(receiver).env("WATCHDOG_USEC", "20000").start();
+    assert_start_not_delayed(&mut svc);
+    std::thread::sleep(Duration::from_secs(1)); // about 100 pings fall due, none can go out
+    let pid = svc.pid();
+    let ready = svc.wait_for("the held-back READY", EXIT, |e| e.pid == Some(pid) && is_ready(e));
+    svc.collect_for(Duration::from_millis(300));
+    // The held-back ones arrive as one burst; after it, live pings come every 10 ms. A window
+    // of 5 ms after READY holds the burst and at most one live ping.
+    let burst = svc
+        .events
+        .iter()
+        .filter(|e| e.pid == Some(pid) && e.text() == "WATCHDOG=1")
+        .filter(|e| e.at >= ready.at && e.at - ready.at < Duration::from_millis(5))
+        .count();
+    assert!(burst <= 2, "{burst} pings held back behind READY: {:#?}", svc.texts());
+    assert!(pings(&svc.events) >= 5, "pings flow again once the manager reads: {:#?}", svc.texts());
+    stop_and_expect_clean_exit(&mut svc, "Stopping");
+    fixture_datagrams(&svc, filled);
+}
+
 // ---- C. Processes -----------------------------------------------------------------------
 
 /// Kills the listed PIDs (SIGKILL) on drop, so that no forked child outlives a failed test.

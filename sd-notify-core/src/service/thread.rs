@@ -107,8 +107,9 @@ fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve)
                 } else if pings_untied() {
                     if let Some(name) = hint.take() {
                         diag::warning!(
-                            "watchdog pings come from the service thread, so a stuck `{name}` \
-                             is not caught; call `service.heartbeat()` in its loop to tie them to its progress"
+                            "watchdog pings come from the service thread until `{name}` first calls \
+                             `service.heartbeat()`; until then a stuck `{name}` is not caught (call it in \
+                             the loop to tie the pings to its progress)"
                         );
                     }
                     outbox::send(watchdog_message(), "WATCHDOG=1");
