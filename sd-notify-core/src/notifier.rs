@@ -370,7 +370,7 @@ impl Notifier {
     }
 
     fn barrier_until(&self, deadline: Instant, creds: Option<sys::Credentials>) -> Result<(), Error> {
-        if matches!(self.target, Target::Vsock { .. }) {
+        if self.is_vsock() {
             return Err(Error::NeedsUnixSocket);
         }
         let (read, write) = sys::pipe()?;

@@ -48,14 +48,16 @@ pub(super) fn send(msg: Message, what: &str) {
     let Some(notifier) = notifier() else { return };
     if notifier.is_vsock() {
         start_vsock_sender(notifier);
-        QUEUE.lock().unwrap_or_else(|p| p.into_inner()).push_back(Box::new(msg));
-        QUEUED.notify_one();
-        return;
     }
     let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
     if is_ping(&msg) && queue.iter().any(|queued| is_ping(queued)) {
         // A ping already waits: when the manager reads again, one is as good as many, and
         // a pile of late pings would only delay what follows them (STOPPING=1).
+        return;
+    }
+    if notifier.is_vsock() {
+        queue.push_back(Box::new(msg));
+        QUEUED.notify_one();
         return;
     }
     if queue.is_empty() {

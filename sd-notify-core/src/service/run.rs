@@ -108,7 +108,7 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
         return None;
     }
     outbox::clear();
-    let setup = signal::Setup {
+    let setup = sys::Setup {
         socket: notifier.and_then(crate::Notifier::handler_socket),
         supervised: notifier.is_some(),
         stopping: runtime.stopping.as_bytes(),
@@ -171,13 +171,7 @@ impl Run {
         let (code, failure, panic) = match outcome {
             Ok(Some(result)) => {
                 let failure = describe(&result);
-                let code = result.report();
-                let failure = failure.or_else(|| {
-                    exit_status(code)
-                        .filter(|&n| n != 0)
-                        .map(|n| Failure { message: format!("Failed with exit status {n}"), errno: None })
-                });
-                (code, failure, None)
+                (result.report(), failure, None)
             }
             Ok(None) => (ExitCode::SUCCESS, None, None),
             Err(payload) => {
@@ -190,12 +184,19 @@ impl Run {
                 (ExitCode::from(101), Some(failure), Some(payload))
             }
         };
+        // A failing exit code without an error to describe is a failure all the same.
+        let status = exit_status(code);
+        let failure = failure.or_else(|| {
+            status
+                .filter(|&n| n != 0)
+                .map(|n| Failure { message: format!("Failed with exit status {n}"), errno: None })
+        });
         if let Some(thread) = self.thread.take() {
             thread::stop(thread);
         }
         state::THREAD_RUNNING.store(false, Ordering::SeqCst);
         let last = match &failure {
-            Some(failure) => failure_message(failure, exit_status(code)),
+            Some(failure) => failure_message(failure, status),
             None => stopping_message(),
         };
         outbox::flush_before(last, deadline);

@@ -5,6 +5,8 @@
 //! `--cfg sd_notify_other_unix` selects that implementation on Linux too, which is how CI
 //! compiles it.
 
+use std::os::fd::BorrowedFd;
+
 #[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
 mod linux;
 #[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
@@ -16,3 +18,16 @@ pub(crate) mod signal;
 mod other;
 #[cfg(not(all(target_os = "linux", not(sd_notify_other_unix))))]
 pub(crate) use other::*;
+
+/// What the `#[sd_service]` signal handlers need (`signal::install`), all prepared before they are installed.
+#[derive(Debug)]
+pub(crate) struct Setup {
+    /// The notification socket (connected, or connected later by a send).
+    pub(crate) socket: Option<BorrowedFd<'static>>,
+    /// Whether `NOTIFY_SOCKET` names a manager.
+    pub(crate) supervised: bool,
+    /// The pre-encoded `STOPPING=1` datagram.
+    pub(crate) stopping: &'static [u8],
+    /// Handle SIGHUP as a reload request.
+    pub(crate) reload: bool,
+}

@@ -89,12 +89,8 @@ pub(crate) mod signal {
     use std::io;
     use std::os::fd::BorrowedFd;
 
-    pub(crate) struct Setup {
-        pub(crate) socket: Option<BorrowedFd<'static>>,
-        pub(crate) supervised: bool,
-        pub(crate) stopping: &'static [u8],
-        pub(crate) reload: bool,
-    }
+    use super::super::Setup;
+
     pub(crate) fn install(setup: Setup) -> io::Result<BorrowedFd<'static>> {
         let _ = (setup.socket, setup.supervised, setup.stopping, setup.reload);
         super::unsupported()

@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use super::{FdRole, cvt, getpid, pipe, register_crate_fd};
+use super::{FdRole, Setup, cvt, getpid, pipe, register_crate_fd};
 
 /// Connected notification socket, or -1 when there is none (unsupervised, vsock, or the
 /// socket could not be created).
@@ -43,18 +43,6 @@ static RELOADING_FAILED: AtomicU32 = AtomicU32::new(0);
 
 /// The dispositions [`install`] replaced, restored by [`uninstall`].
 static REPLACED: Mutex<Vec<(libc::c_int, libc::sigaction)>> = Mutex::new(Vec::new());
-
-/// What the handlers need, all prepared before they are installed.
-pub(crate) struct Setup {
-    /// The notification socket (connected, or connected later by a send).
-    pub(crate) socket: Option<BorrowedFd<'static>>,
-    /// Whether `NOTIFY_SOCKET` names a manager.
-    pub(crate) supervised: bool,
-    /// The pre-encoded `STOPPING=1` datagram.
-    pub(crate) stopping: &'static [u8],
-    /// Handle SIGHUP as a reload request.
-    pub(crate) reload: bool,
-}
 
 /// Publishes the handlers' data, resets the counters and installs the handlers for SIGTERM
 /// and SIGINT (and SIGHUP with `reload`). Returns the read end of the wake-up pipe (one
