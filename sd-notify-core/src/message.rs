@@ -3,9 +3,10 @@
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 use std::hash::{Hash, Hasher};
+use std::mem::MaybeUninit;
 
 use crate::error::{Error, Rule};
-use crate::state::{NotifyState, check_text};
+use crate::state::{MAX_NUMBER_LEN, NotifyState, check_text};
 
 /// The largest datagram the manager accepts; a longer one is dropped whole.
 ///
@@ -19,8 +20,8 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 /// One notification datagram, encoded and validated, ready to send.
 ///
 /// The bytes are exactly the assignments joined by `\n`: no trailing newline, no NUL, as
-/// libsystemd sends them. The buffer lives inline (4 KiB), so building a message never
-/// touches the heap. Every [`push`](Message::push) validates the state, rejects a key that
+/// libsystemd sends them. The buffer lives inline (4 KiB, left uninitialised until written:
+/// a new message costs nothing to make), so building a message never touches the heap. Every [`push`](Message::push) validates the state, rejects a key that
 /// is already present (the manager would silently keep the first) and keeps the total within
 /// [`MAX_MESSAGE_LEN`]; a failed push leaves the message unchanged.
 ///
@@ -42,7 +43,8 @@ pub const MAX_MESSAGE_LEN: usize = 4096;
 /// ```
 #[derive(Clone)]
 pub struct Message {
-    buf: [u8; MAX_MESSAGE_LEN],
+    /// Invariant: `buf[..len]` is initialised (every byte up to `len` was written).
+    buf: [MaybeUninit<u8>; MAX_MESSAGE_LEN],
     len: usize,
     /// Has `FDSTORE=1` or `MAINPIDFD=1`, the states that travel with descriptors (kept here
     /// so that sending does not scan the message for them).
@@ -57,7 +59,7 @@ impl Message {
     /// assert!(Message::new().is_empty());
     /// ```
     pub const fn new() -> Self {
-        Message { buf: [0; MAX_MESSAGE_LEN], len: 0, wants_fds: false }
+        Message { buf: [MaybeUninit::uninit(); MAX_MESSAGE_LEN], len: 0, wants_fds: false }
     }
 
     /// A message holding `states`, in order.
@@ -76,10 +78,26 @@ impl Message {
             return Err(Error::EmptyMessage);
         }
         let mut msg = Message::new();
-        for state in states {
-            msg.push(*state)?;
-        }
+        msg.push_all_fresh(states)?;
         Ok(msg)
+    }
+
+    /// Appends `states` to a message that is still empty, in one pass: each state is
+    /// validated, checked against the keys of the states before it (the message holds exactly
+    /// those, so its bytes need no scan) and copied in. On error the message may hold the
+    /// states before the failing one: callers drop it.
+    pub(crate) fn push_all_fresh(&mut self, states: &[NotifyState<'_>]) -> Result<(), Error> {
+        debug_assert!(self.is_empty());
+        for (i, state) in states.iter().enumerate() {
+            state.validate()?;
+            let key = state.key();
+            if states[..i].iter().any(|earlier| earlier.key() == key) {
+                return Err(Error::DuplicateKey { key: state.error_key() });
+            }
+            self.put_line(key.as_bytes(), state.value_bytes(&mut [0; MAX_NUMBER_LEN]))?;
+            self.wants_fds |= matches!(state, NotifyState::FdStore | NotifyState::MainPidFd);
+        }
+        Ok(())
     }
 
     /// Appends one assignment.
@@ -100,10 +118,7 @@ impl Message {
     pub fn push(&mut self, state: NotifyState<'_>) -> Result<&mut Self, Error> {
         state.validate()?;
         self.check_new_key(state.key(), || state.error_key())?;
-        let mut w = self.line_writer().map_err(|_| Error::MessageTooLong)?;
-        // The value was validated above; the writer only guards the length.
-        state.write_line(&mut w).map_err(|_| Error::MessageTooLong)?;
-        self.len = w.len;
+        self.put_line(state.key().as_bytes(), state.value_bytes(&mut [0; MAX_NUMBER_LEN]))?;
         self.wants_fds |= matches!(state, NotifyState::FdStore | NotifyState::MainPidFd);
         Ok(self)
     }
@@ -145,7 +160,11 @@ impl Message {
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+        debug_assert!(self.len <= MAX_MESSAGE_LEN);
+        // SAFETY: `buf[..len]` is initialised (the invariant every writer keeps: `len` only
+        // grows past bytes just written), `len <= MAX_MESSAGE_LEN` (every writer checks the
+        // end against it), and `MaybeUninit<u8>` has the layout of `u8`.
+        unsafe { std::slice::from_raw_parts(self.buf.as_ptr().cast::<u8>(), self.len) }
     }
 
     /// `true` when no assignment was pushed.
@@ -181,6 +200,28 @@ impl Message {
         if self.contains_key(key) {
             return Err(Error::DuplicateKey { key: error_key() });
         }
+        Ok(())
+    }
+
+    /// Appends `KEY=VALUE` (after a `\n` if there is a line already), or fails with
+    /// [`Error::MessageTooLong`] leaving the message unchanged. Validation is the caller's.
+    fn put_line(&mut self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let sep = usize::from(self.len > 0);
+        let end = self.len + sep + key.len() + 1 + value.len();
+        if end > MAX_MESSAGE_LEN {
+            return Err(Error::MessageTooLong);
+        }
+        let line = &mut self.buf[self.len..end];
+        let (sep_byte, rest) = line.split_at_mut(sep);
+        if let Some(b) = sep_byte.first_mut() {
+            b.write(b'\n');
+        }
+        let (key_bytes, rest) = rest.split_at_mut(key.len());
+        copy_into(key_bytes, key);
+        let (eq, value_bytes) = rest.split_at_mut(1);
+        copy_into(eq, b"=");
+        copy_into(value_bytes, value);
+        self.len = end;
         Ok(())
     }
 
@@ -231,7 +272,7 @@ impl fmt::Debug for Message {
 /// Appends to the inline buffer; fails (without writing past the end) when it is full, or,
 /// with `check_text`, at the first byte that free text may not contain (kept in `rule`).
 struct Writer<'a> {
-    buf: &'a mut [u8; MAX_MESSAGE_LEN],
+    buf: &'a mut [MaybeUninit<u8>; MAX_MESSAGE_LEN],
     len: usize,
     check_text: bool,
     rule: Option<Rule>,
@@ -249,9 +290,17 @@ impl fmt::Write for Writer<'_> {
         if end > MAX_MESSAGE_LEN {
             return Err(fmt::Error);
         }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        copy_into(&mut self.buf[self.len..end], s.as_bytes());
         self.len = end;
         Ok(())
+    }
+}
+
+/// Initialises `dst` with `src` (same length; the compiler makes this a `memcpy`).
+fn copy_into(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
+    debug_assert_eq!(dst.len(), src.len());
+    for (d, &s) in dst.iter_mut().zip(src) {
+        d.write(s);
     }
 }
 

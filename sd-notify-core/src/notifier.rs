@@ -232,11 +232,10 @@ impl Notifier {
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
     pub fn notify(&self, states: &[NotifyState<'_>]) -> Result<(), Error> {
-        // Built in place: returning the 4 KiB message from a constructor would copy it.
+        // Built in place (returning the 4 KiB message from a constructor would copy it), in
+        // a buffer nobody zeroes: only the bytes of the datagram are ever written.
         let mut msg = Message::new();
-        for state in states {
-            msg.push(*state)?;
-        }
+        msg.push_all_fresh(states)?;
         self.send(&msg)
     }
 

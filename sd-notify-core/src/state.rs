@@ -349,8 +349,16 @@ impl<'a> NotifyState<'a> {
 
     /// Writes `KEY=VALUE` (without validating; [`Message`](crate::Message) validates first).
     pub(crate) fn write_line(&self, out: &mut impl fmt::Write) -> fmt::Result {
+        let mut scratch = [0; MAX_NUMBER_LEN];
         out.write_str(self.key())?;
         out.write_char('=')?;
+        // Every value is UTF-8: borrowed text, a constant, or ASCII digits.
+        out.write_str(std::str::from_utf8(self.value_bytes(&mut scratch)).map_err(|_| fmt::Error)?)
+    }
+
+    /// The value as it is sent, without validating: borrowed text, a constant, or a number
+    /// written into `scratch` (no `fmt` machinery: this is on the hot path of every send).
+    pub(crate) fn value_bytes<'s>(&'s self, scratch: &'s mut [u8; MAX_NUMBER_LEN]) -> &'s [u8] {
         match *self {
             NotifyState::Ready
             | NotifyState::Reloading
@@ -359,23 +367,23 @@ impl<'a> NotifyState<'a> {
             | NotifyState::Watchdog
             | NotifyState::RestartReset
             | NotifyState::FdStore
-            | NotifyState::FdStoreRemove => out.write_char('1'),
-            NotifyState::FdPollDisable => out.write_char('0'),
-            NotifyState::WatchdogTrigger => out.write_str("trigger"),
+            | NotifyState::FdStoreRemove => b"1",
+            NotifyState::FdPollDisable => b"0",
+            NotifyState::WatchdogTrigger => b"trigger",
             NotifyState::Status(v)
             | NotifyState::BusError(v)
             | NotifyState::VarlinkError(v)
             | NotifyState::FdName(v)
             | NotifyState::Extension { value: v, .. }
-            | NotifyState::Other { value: v, .. } => out.write_str(v),
-            NotifyState::NotifyAccess(a) => out.write_str(a.as_str()),
-            NotifyState::Errno(n) => write!(out, "{n}"),
-            NotifyState::ExitStatus(n) => write!(out, "{n}"),
-            NotifyState::MainPid(n) => write!(out, "{n}"),
+            | NotifyState::Other { value: v, .. } => v.as_bytes(),
+            NotifyState::NotifyAccess(a) => a.as_str().as_bytes(),
+            NotifyState::Errno(n) => decimal(i64::from(n), scratch),
+            NotifyState::ExitStatus(n) => decimal(i64::from(n), scratch),
+            NotifyState::MainPid(n) => decimal(i64::from(n), scratch),
             NotifyState::MonotonicUsec(n)
             | NotifyState::MainPidFdId(n)
             | NotifyState::WatchdogUsec(n)
-            | NotifyState::ExtendTimeoutUsec(n) => write!(out, "{n}"),
+            | NotifyState::ExtendTimeoutUsec(n) => decimal_u64(n, false, scratch),
         }
     }
 
@@ -440,11 +448,72 @@ pub(crate) fn duration_usec(d: Duration) -> u64 {
 }
 
 /// The rule for free text (`STATUS=`, extensions, free-form values).
+///
+/// Whole 16-byte blocks are tested with a branch-free OR over the block, which the compiler
+/// turns into a few SIMD compares per block; the byte-by-byte table lookup runs only for a
+/// short tail, or from the block that holds a forbidden byte (to name the first one).
 pub(crate) fn check_text(v: &str) -> Result<(), Rule> {
-    match v.bytes().find(|&b| FORBIDDEN_IN_TEXT[usize::from(b)]) {
-        None => Ok(()),
-        Some(b) => check_text_byte(b),
+    let bytes = v.as_bytes();
+    if bytes.len() >= TEXT_BLOCK {
+        let mut start = 0;
+        while start + TEXT_BLOCK <= bytes.len() {
+            if block_has_forbidden(&bytes[start..start + TEXT_BLOCK]) {
+                return check_text_bytes(&bytes[start..]);
+            }
+            start += TEXT_BLOCK;
+        }
+        // The tail, as the last (overlapping) whole block: bytes already seen are clean.
+        let last = bytes.len() - TEXT_BLOCK;
+        if start < bytes.len() && block_has_forbidden(&bytes[last..]) {
+            return check_text_bytes(&bytes[start..]);
+        }
+        return Ok(());
     }
+    check_text_bytes(bytes)
+}
+
+/// Bytes per block of [`check_text`].
+const TEXT_BLOCK: usize = 16;
+
+/// Does this block hold a byte free text may not contain? (No early exit: vectorised.)
+fn block_has_forbidden(block: &[u8]) -> bool {
+    let Ok(block) = <&[u8; TEXT_BLOCK]>::try_from(block) else { return true };
+    block.iter().fold(false, |any, &b| any | (b == b'\n') | (b == b'\r') | (b == 0) | (b == b'\\'))
+}
+
+/// [`check_text`] one byte at a time: the rule of the first forbidden byte.
+fn check_text_bytes(bytes: &[u8]) -> Result<(), Rule> {
+    match bytes.iter().find(|&&b| FORBIDDEN_IN_TEXT[usize::from(b)]) {
+        None => Ok(()),
+        Some(&b) => check_text_byte(b),
+    }
+}
+
+/// Longest number a value can hold: `u64::MAX` has 20 digits; `i32::MIN` has 11 characters.
+pub(crate) const MAX_NUMBER_LEN: usize = 20;
+
+/// `n` in decimal, written at the end of `scratch`.
+fn decimal(n: i64, scratch: &mut [u8; MAX_NUMBER_LEN]) -> &[u8] {
+    decimal_u64(n.unsigned_abs(), n < 0, scratch)
+}
+
+/// `n` in decimal (with a leading `-` if `negative`), written at the end of `scratch`.
+fn decimal_u64(mut n: u64, negative: bool, scratch: &mut [u8; MAX_NUMBER_LEN]) -> &[u8] {
+    let mut at = MAX_NUMBER_LEN;
+    loop {
+        at -= 1;
+        scratch[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // A negative value is at most 11 characters (i32 in i64): there is room for the sign.
+    if negative && at > 0 {
+        at -= 1;
+        scratch[at] = b'-';
+    }
+    &scratch[at..]
 }
 
 /// The bytes free text may not contain, as a table: one lookup per byte on the hot path.
