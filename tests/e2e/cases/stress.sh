@@ -1,0 +1,210 @@
+# shellcheck shell=bash
+# Stress under the real manager (issue 9): many reloads, reloads that overlap, stops and
+# SIGHUPs at awkward moments, 50 restarts with the fd store, the watchdog under CPU load,
+# and a service that forks workers without exec. Units: tests/e2e/units/stress-*.
+# Fixtures: fixture-stress-reload, fixture-stress-watchdog (tests/src/bin), and the
+# existing fixture-fdstore and fixture-fork (`cargo build -p sd-notify-tests --bins`).
+#
+# Versions: these cases run on the oldest and on the newest manager the harness knows
+# (a case that needs a newer feature, e.g. Type=notify-reload, on the oldest version that
+# has it instead of the oldest); on the others they skip, saying so. E2E_STRESS=all runs
+# them on every version.
+#
+# Every verdict is read from systemd: `systemctl show` properties, the manager's debug
+# journal (job results, state changes, "Got notification message from PID N (…)"), the
+# unit's cgroup. The fixtures also keep a record (STRESS_LOG, CLOCK_MONOTONIC µs, the clock
+# of MONOTONIC_USEC= and of the manager's …TimestampMonotonic properties) of what they did
+# and when, to match against what the manager saw. Findings are printed ("  > …"), so a
+# run with -v is the record.
+
+# ---------------------------------------------------------------- helpers
+
+_s_say() { echo "  > $*"; }
+
+# The versions the harness knows, oldest first: from the harness when it says
+# (e2e_known_versions or E2E_KNOWN_VERSIONS), else those of issue 9.
+_s_known_versions() {
+    if declare -F e2e_known_versions >/dev/null; then
+        e2e_known_versions
+    elif [ -n "${E2E_KNOWN_VERSIONS:-}" ]; then
+        echo "$E2E_KNOWN_VERSIONS"
+    else
+        echo "247 252 254 257 262"
+    fi | tr ' ,' '\n\n' | grep -E '^[0-9]+$' | sort -n | tr '\n' ' '
+}
+_s_oldest() {
+    if declare -F e2e_oldest_version >/dev/null; then e2e_oldest_version; else _s_known_versions | awk '{ print $1 }'; fi
+}
+_s_newest() {
+    if declare -F e2e_newest_version >/dev/null; then e2e_newest_version; else _s_known_versions | awk '{ print $NF }'; fi
+}
+
+# _s_versions [MIN]: run on the newest version and on the oldest one that is >= MIN
+# (default: the oldest); skip on the others (E2E_STRESS=all: run everywhere >= MIN).
+_s_versions() {
+    local min=${1:-0} v first=""
+    e2e_systemd_at_least "$min" || e2e_skip "needs systemd >= $min (manager is $E2E_SYSTEMD_VERSION)"
+    [ "${E2E_STRESS:-}" = all ] && return 0
+    for v in $(_s_known_versions); do
+        if [ "$v" -ge "$min" ]; then first=$v; break; fi
+    done
+    [ -n "$first" ] || first=$(_s_oldest)
+    [ "$E2E_SYSTEMD_VERSION" = "$first" ] || [ "$E2E_SYSTEMD_VERSION" = "$(_s_newest)" ] ||
+        [ "$E2E_SYSTEMD_VERSION" -gt "$(_s_newest)" ] ||
+        e2e_skip "stress runs on $first and $(_s_newest) (E2E_STRESS=all: on every version)"
+}
+
+# _s_bin NAME: the fixture must exist.
+_s_bin() {
+    [ -x "$E2E_BIN_DIR/$1" ] ||
+        e2e_fail "no fixture $E2E_BIN_DIR/$1: build it with 'cargo build -p sd-notify-tests --bins' and pass --bin-dir"
+}
+
+# _s_keep UNIT: keep UNIT loaded after it stops (an active target ordered after it), so
+# that Result/ExecMain*/timestamps after a stop are those of the run (an unreferenced
+# inactive unit is unloaded at once: "Collecting."). Removed with the case's units.
+_s_keep() {
+    if [ ! -f "$E2E_UNIT_DIR/stress-keep@.target" ]; then
+        e2e_install_unit_text stress-keep@.target <<'EOF'
+[Unit]
+Description=e2e stress: keeps %i loaded
+After=%i
+EOF
+    fi
+    _e2e_track_unit "stress-keep@$1.target"
+    e2e_systemctl start "stress-keep@$1.target"
+}
+
+# _s_props UNIT PROP[,PROP...]: print systemd's values as "    UNIT: PROP=VALUE".
+_s_props() { e2e_systemctl show -p "$2" "$1" | sed "s|^|    $1: |"; }
+
+# _s_journal UNIT: the unit's journal since the case began (manager + service), read once
+# into S_JOURNAL; _s_jgrep REGEX / _s_jcount REGEX search it.
+_s_journal() { S_JOURNAL=$(e2e_journal "$1"); }
+_s_jgrep() { grep -E -- "$1" <<<"$S_JOURNAL" || true; }
+_s_jcount() { grep -c -E -- "$1" <<<"$S_JOURNAL" || true; }
+_s_jshow() { _s_jgrep "$1" | sed 's/^/    | /'; }
+# _s_jnone REGEX WHAT: no line matches.
+_s_jnone() {
+    local hit
+    hit=$(grep -E -m1 -- "$1" <<<"$S_JOURNAL") || return 0
+    e2e_fail "${2:-unexpected journal line}: $hit"
+}
+
+# _s_now_ms: milliseconds (realtime, for durations).
+_s_now_ms() { echo $(($(_e2e_now) / 1000)); }
+
+# _s_wait_log FILE REGEX [TIMEOUT=10]: until a line of FILE matches.
+_s_wait_log() {
+    local deadline
+    deadline=$(_e2e_deadline "${3:-10}")
+    until [ -f "$1" ] && grep -q -E -- "$2" "$1"; do
+        _e2e_before "$deadline" || e2e_fail "no line /$2/ in ${1##*/} after ${3:-10} s: $(tail -n 3 "$1" 2>/dev/null | tr '\n' ';')"
+        _e2e_sleep 0.02
+    done
+}
+
+# _s_cgroup_procs UNIT: the PIDs in the unit's cgroup (inside the namespace), one a line.
+_s_cgroup_procs() {
+    local cg
+    cg=$(e2e_show "$1" ControlGroup)
+    [ -n "$cg" ] || return 0
+    e2e_in cat "/sys/fs/cgroup$cg/cgroup.procs" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------- reload accounting
+
+# _s_check_sighups_covered UNIT LOG: every SIGHUP the service got was followed by a reload
+# round that began after it and completed.
+#
+# A SIGHUP's time is the MONOTONIC_USEC= its handler sent with RELOADING=1 (the manager's
+# journal line "Got notification message from PID N (RELOADING=1, MONOTONIC_USEC=X)"); a
+# round's times are the fixture's `reload-start N T` / `reload-done N T`. systemd merges
+# reload jobs, and the crate answers all SIGHUPs seen when a round begins with that round,
+# so the count of rounds is not the count of SIGHUPs; what must hold is: for each SIGHUP
+# X, the first round that started at or after X exists and has a `reload-done`. That
+# covers the last SIGHUP too: none is left without a reload after it. Prints the number
+# of SIGHUPs and rounds, and how long the longest wait from a SIGHUP to the start of its
+# covering round was.
+_s_check_sighups_covered() {
+    local unit=$1 log=$2 pid sighups out
+    pid=$(e2e_show "$unit" MainPID)
+    _s_journal "$unit"
+    sighups=$(_s_jgrep "Got notification message from PID $pid \(RELOADING=1, MONOTONIC_USEC=[0-9]+\)" |
+        sed -n 's/.*MONOTONIC_USEC=\([0-9]*\).*/\1/p')
+    [ -n "$sighups" ] || e2e_fail "no RELOADING=1 with MONOTONIC_USEC= from PID $pid in the journal"
+    out=$(awk -v sighups="$sighups" '
+        $1 == "reload-start" { start[$2] = $3; if ($2 > n) n = $2 }
+        $1 == "reload-done" { done[$2] = $3 }
+        END {
+            m = split(sighups, s, "\n")
+            bad = 0; maxwait = 0
+            for (i = 1; i <= m; i++) {
+                found = 0
+                for (r = 1; r <= n; r++) if (start[r] >= s[i]) { found = r; break }
+                if (!found) { printf "SIGHUP at %d: no reload round started after it (last round %d started at %d)\n", s[i], n, start[n]; bad++; continue }
+                if (!(found in done)) { printf "SIGHUP at %d: round %d started after it but never completed\n", s[i], found; bad++; continue }
+                w = start[found] - s[i]; if (w > maxwait) maxwait = w
+            }
+            printf "SUMMARY %d %d %d %d\n", m, n, maxwait, bad
+        }' "$log")
+    grep -v '^SUMMARY' <<<"$out" | sed 's/^/    ! /' || true
+    read -r _ S_SIGHUPS S_ROUNDS S_MAXWAIT S_BAD < <(grep '^SUMMARY' <<<"$out")
+    _s_say "$S_SIGHUPS SIGHUPs (RELOADING=1 + MONOTONIC_USEC= in the journal), $S_ROUNDS reload rounds performed; every SIGHUP followed by a completed round that started after it: $([ "$S_BAD" = 0 ] && echo yes || echo "NO ($S_BAD not)"); longest SIGHUP -> round start: $((S_MAXWAIT / 1000)) ms"
+    [ "$S_BAD" = 0 ] || e2e_fail "$S_BAD SIGHUP(s) not followed by a completed reload round"
+}
+
+# _s_check_jobs UNIT TYPE N: the journal has >= N "Job … UNIT/TYPE finished, result=done"
+# lines and no other result for TYPE jobs.
+_s_check_jobs() {
+    local unit=$1 type=$2 n=$3 done other
+    done=$(_s_jcount "Job [0-9]+ ${unit//./\\.}/$type finished, result=done")
+    other=$(_s_jgrep "Job [0-9]+ ${unit//./\\.}/$type finished, result=" | grep -v 'result=done$' || true)
+    _s_say "$done $type jobs finished with result=done (the manager's 'Job N $unit/$type finished' lines)"
+    [ -z "$other" ] || e2e_fail "$type jobs with another result: $(head -n 3 <<<"$other")"
+    ((done >= n)) || e2e_fail "only $done $type jobs finished with result=done, expected >= $n"
+}
+
+# ---------------------------------------------------------------- 1. reloads
+
+# 100 back-to-back `systemctl reload` of a Type=notify-reload service whose reload takes
+# 200 ms: every job succeeds and waited for the reload (>= 200 ms each), no timeout, same
+# MainPID, 100 reloads performed (STATUS and the fixture's record).
+case_s1_reload_100() {
+    _s_versions 253
+    local u=stress-reload.service log=$E2E_SCRATCH/stress-reload.log pid i t0 t ms min=999999 max=0 total
+    _s_bin fixture-stress-reload
+    e2e_install_unit $u
+    e2e_start $u
+    e2e_assert_property $u Type notify-reload
+    pid=$(e2e_show $u MainPID)
+    t0=$(_s_now_ms)
+    for i in $(seq 1 100); do
+        t=$(_s_now_ms)
+        e2e_reload $u 10 || e2e_fail "systemctl reload #$i failed (status $?): $(e2e_show_line $u)"
+        ms=$(($(_s_now_ms) - t))
+        ((ms >= 200)) || e2e_fail "systemctl reload #$i returned after $ms ms, before the 200 ms reload ended"
+        ((ms < min)) && min=$ms
+        ((ms > max)) && max=$ms
+    done
+    total=$(($(_s_now_ms) - t0))
+    _s_say "100 x systemctl reload: all exit 0, $total ms in all, each $min..$max ms (the reload takes 200 ms)"
+    e2e_assert_property $u MainPID "$pid"
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u SubState running
+    e2e_assert_property $u NRestarts 0
+    e2e_wait_for_property $u StatusText "Running; reloads performed: 100" 5
+    _s_props $u ActiveState,SubState,MainPID,StatusText,NRestarts,Result
+    [ "$(grep -c '^reload-done ' "$log")" = 100 ] || e2e_fail "the fixture recorded $(grep -c '^reload-done ' "$log") reloads done, not 100"
+    _s_journal $u
+    _s_check_jobs $u reload 100
+    _s_jnone 'timed out|[Tt]imeout' "a timeout"
+    [ "$(_s_jcount 'Changed reload-notify -> running')" = 100 ] ||
+        e2e_fail "$(_s_jcount 'Changed reload-notify -> running') 'reload-notify -> running', expected 100"
+    [ "$(_s_jcount "Got notification message from PID $pid \(RELOADING=1, MONOTONIC_USEC=[0-9]+\)")" = 100 ] ||
+        e2e_fail "expected 100 RELOADING=1 from PID $pid"
+    _s_say "100 'Changed reload-notify -> running', 100 RELOADING=1 + MONOTONIC_USEC= from PID $pid, no timeout in the journal"
+    _s_check_sighups_covered $u "$log"
+    ((S_SIGHUPS == 100 && S_ROUNDS == 100)) || e2e_fail "expected 100 SIGHUPs and 100 rounds"
+    e2e_stop $u
+}
