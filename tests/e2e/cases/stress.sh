@@ -208,3 +208,136 @@ case_s1_reload_100() {
     ((S_SIGHUPS == 100 && S_ROUNDS == 100)) || e2e_fail "expected 100 SIGHUPs and 100 rounds"
     e2e_stop $u
 }
+
+# _s_settle_reloads UNIT LOG: wait (10 s at most) until no job is queued for UNIT, it is
+# running, and the fixture's last record is a `reload-done` that stays the last for 0.5 s
+# (a round announced after a SIGHUP that came during the previous one starts at once).
+_s_settle_reloads() {
+    local unit=$1 log=$2 deadline last="" since=""
+    deadline=$(_e2e_deadline 10)
+    while :; do
+        _e2e_before "$deadline" || e2e_fail "reloads did not settle: $(e2e_show_line "$unit"); jobs: $(e2e_systemctl list-jobs --no-legend | tr '\n' ';'); last record: $(tail -n 1 "$log")"
+        if [ -z "$(e2e_systemctl list-jobs --no-legend "$unit" 2>/dev/null)" ] &&
+            [ "$(e2e_show "$unit" SubState)" = running ] && [[ $(tail -n 1 "$log") == reload-done* ]]; then
+            if [ "$last" = "$(tail -n 1 "$log")" ]; then
+                (($(_s_now_ms) - since >= 500)) && return 0
+            else
+                last=$(tail -n 1 "$log") since=$(_s_now_ms)
+            fi
+        else
+            last=""
+        fi
+        _e2e_sleep 0.05
+    done
+}
+
+# Reload requests while a reload runs: (a) 5 × `systemctl reload --no-block` in quick
+# succession, (b) 3 raw SIGHUPs (`systemctl kill -s HUP`) during a reload job, (c) a
+# blocking `systemctl reload` with a SIGHUP and another queued reload during it. systemd
+# merges reload jobs: a request that comes while a reload job runs is merged into it and
+# the job is run again afterwards ("Merged into running job, re-running"), requests that
+# come while that one waits are merged into it. "Every request performed" is checked as:
+# every `systemctl` call exits 0; every reload job the manager installed finished with
+# result=done; and every SIGHUP the service got (the manager's for each job run, and the
+# raw ones) is followed by a reload round that started after it and completed
+# (_s_check_sighups_covered): nothing asked for after the last completed reload is left
+# undone. Same MainPID, no timeout.
+case_s1_reload_queued() {
+    _s_versions 253
+    _s_reload_queued stress-reload.service
+}
+
+# The same with Type=notify + ExecReload=kill -HUP (every version; 247 has nothing else).
+case_s1_reload_hup_queued() {
+    _s_versions
+    _s_reload_queued stress-reload-hup.service
+}
+
+# _s_reload_queued UNIT: the body of the two cases above.
+_s_reload_queued() {
+    local u=$1 log=$E2E_SCRATCH/stress-reload.log pid i n installed merged_running merged_waiting bg
+    _s_bin fixture-stress-reload
+    e2e_install_unit $u
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+
+    # (a) queued reload jobs.
+    for i in 1 2 3 4 5; do
+        e2e_reload_nb $u || e2e_fail "systemctl reload --no-block #$i failed"
+    done
+    _s_settle_reloads $u "$log"
+    _s_say "(a) 5 x reload --no-block: settled after $(grep -c '^reload-done' "$log") reload rounds"
+
+    # (b) raw SIGHUPs during a reload.
+    n=$(grep -c '^reload-start' "$log")
+    e2e_reload_nb $u
+    _s_wait_log "$log" "^reload-start $((n + 1)) "
+    for i in 1 2 3; do
+        e2e_kill $u HUP || e2e_fail "systemctl kill -s HUP #$i failed"
+    done
+    _s_settle_reloads $u "$log"
+    _s_say "(b) reload + 3 SIGHUPs during it: settled after $(grep -c '^reload-done' "$log") reload rounds in all"
+
+    # (c) a blocking reload, and a SIGHUP and a queued reload while it runs.
+    n=$(grep -c '^reload-start' "$log")
+    e2e_reload $u 10 &
+    bg=$!
+    _s_wait_log "$log" "^reload-start $((n + 1)) "
+    e2e_kill $u HUP
+    e2e_reload_nb $u
+    wait $bg || e2e_fail "the blocking systemctl reload failed (status $?)"
+    _s_settle_reloads $u "$log"
+    _s_say "(c) blocking reload + SIGHUP + reload --no-block during it: settled after $(grep -c '^reload-done' "$log") reload rounds in all"
+
+    e2e_assert_property $u MainPID "$pid"
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u SubState running
+    e2e_assert_property $u NRestarts 0
+    _s_props $u ActiveState,SubState,MainPID,StatusText,NRestarts
+    _s_journal $u
+    installed=$(_s_jcount "Installed new job ${u//./\\.}/reload as [0-9]+")
+    merged_running=$(_s_jcount "Merged into running job, re-running: ${u//./\\.}/reload")
+    merged_waiting=$(_s_jcount "Merged ${u//./\\.}/reload into installed job")
+    _s_say "the manager: $installed reload jobs installed, $merged_running requests merged into a running job (re-run), $merged_waiting merged into a waiting one"
+    _s_jshow "Installed new job .*/reload|Merged into|/reload finished"
+    ((merged_running >= 1)) || e2e_fail "no request came while a reload job ran (no 'Merged into running job'): the case did not test what it should"
+    _s_check_jobs $u reload "$installed"
+    _s_jnone 'timed out|[Tt]imeout' "a timeout"
+    _s_check_sighups_covered $u "$log"
+    e2e_stop $u
+}
+
+# The setup for managers without Type=notify-reload (and on the oldest version, 247, where
+# nothing else exists): Type=notify + ExecReload=kill -HUP. 100 back-to-back `systemctl
+# reload`: each job ends when kill exits (or at READY=1, whichever the manager sees
+# first; see the README's Known behaviour), so most SIGHUPs land while the previous
+# reload still runs: the crate's rounds must still leave no SIGHUP without a reload after
+# it, and announce each new round (RELOADING=1) so that the manager waits for its READY=1.
+# Every job result=done, same MainPID, no timeout, the unit back in `running`.
+case_s1_reload_hup_100() {
+    _s_versions
+    local u=stress-reload-hup.service log=$E2E_SCRATCH/stress-reload.log pid i t0 total
+    _s_bin fixture-stress-reload
+    e2e_install_unit $u
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    t0=$(_s_now_ms)
+    for i in $(seq 1 100); do
+        e2e_reload $u 10 || e2e_fail "systemctl reload #$i failed (status $?): $(e2e_show_line $u)"
+    done
+    total=$(($(_s_now_ms) - t0))
+    _s_settle_reloads $u "$log"
+    _s_say "100 x systemctl reload (ExecReload=kill -HUP): all exit 0 in $total ms; settled after $(grep -c '^reload-done' "$log") reload rounds"
+    e2e_assert_property $u MainPID "$pid"
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u SubState running
+    e2e_assert_property $u NRestarts 0
+    _s_props $u ActiveState,SubState,MainPID,StatusText,NRestarts
+    _s_journal $u
+    _s_check_jobs $u reload 100
+    _s_jnone 'timed out|[Tt]imeout' "a timeout"
+    _s_jnone 'Control process exited, code=(killed|dumped)|status=[1-9]' "a failed kill"
+    _s_check_sighups_covered $u "$log"
+    ((S_SIGHUPS >= 100)) || e2e_fail "only $S_SIGHUPS RELOADING=1 for 100 SIGHUPs"
+    e2e_stop $u
+}
