@@ -133,6 +133,7 @@ mod address;
 mod diag;
 mod env;
 mod error;
+mod listeners;
 mod message;
 mod notifier;
 #[cfg(all(target_os = "linux", not(sd_notify_other_unix)))]
@@ -148,6 +149,7 @@ pub use env::{
     remove_systemd_environment, watchdog_enabled,
 };
 pub use error::{AddressError, Error, Rule};
+pub use listeners::{Listener, ListenerError, listener, release_unclaimed_listeners};
 pub use message::{MAX_MESSAGE_LEN, Message, sanitize_status};
 pub(crate) use notifier::default_notifier;
 pub use notifier::{DEFAULT_SEND_TIMEOUT, MAX_FDS, Notifier, SendOptions, barrier, notify};

@@ -409,6 +409,48 @@ impl ServiceHandle {
         Some(ServiceHandle { run })
     }
 
+    /// A listening socket named `name` that survives `systemctl restart` and crashes:
+    /// the one the manager passed under that name (its file-descriptor store, or a
+    /// `.socket` unit) when it is the right kind and bound to `addr`, else `bind(addr)`,
+    /// handed to the store. [`listener`](crate::listener) tells the whole behaviour; under
+    /// the attribute, the descriptors passed under names that no call asked for are closed
+    /// (and removed from the store) at the `#[ready]` marker, so ask for every listener
+    /// before it. The unit needs `FileDescriptorStoreMax=`.
+    ///
+    /// The socket is blocking; for tokio, `set_nonblocking(true)` then
+    /// `tokio::net::TcpListener::from_std`.
+    ///
+    /// # Errors
+    /// As [`listener`](crate::listener).
+    ///
+    /// ```no_run
+    /// use std::net::TcpListener;
+    /// use sd_notify_core::{sd_service, ServiceHandle};
+    ///
+    /// #[sd_service]
+    /// #[tokio::main]
+    /// async fn main(service: ServiceHandle) -> std::io::Result<()> {
+    ///     #[ready]
+    ///     let http = service.listener("http", "0.0.0.0:8080", TcpListener::bind)?;
+    ///     http.set_nonblocking(true)?;
+    ///     let http = tokio::net::TcpListener::from_std(http)?;
+    ///     // accept until service.shutdown() ...
+    ///     # drop(http);
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn listener<L, A>(
+        &self,
+        name: &str,
+        addr: A,
+        bind: impl FnOnce(A) -> std::io::Result<L>,
+    ) -> Result<L, crate::ListenerError>
+    where
+        L: crate::Listener<A>,
+    {
+        crate::listener(name, addr, bind)
+    }
+
     /// The handle the generated code gives the annotated fn, whose run has begun.
     pub(super) fn of_live_run() -> ServiceHandle {
         // Without a live run (never, after `run::start`), an id no run gets: a handle of a

@@ -62,6 +62,8 @@ pub fn ready() {
     if state::stop_requested() || READY_SENT.swap(true, Ordering::SeqCst) {
         return;
     }
+    // Every listener was asked for by now: close (and unstore) what none took.
+    crate::release_unclaimed_listeners();
     let config = state::current().map(|r| r.config);
     let status = match config {
         Some(Config { running: Some(running), .. }) => Some(*running),

@@ -551,6 +551,34 @@ pub(crate) fn claim_listen_fds(count: usize) -> Result<Vec<OwnedFd>, ClaimError>
     Ok(fds)
 }
 
+/// An `int` socket option (`getsockopt(2)`).
+fn get_int_option(fd: BorrowedFd<'_>, level: libc::c_int, name: libc::c_int) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are valid, writable and live for the call; `len` holds the
+    // size of `value`, so the kernel writes at most that many bytes.
+    cvt(unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, (&raw mut value).cast(), &mut len) })?;
+    Ok(value)
+}
+
+/// What a socket is (`SO_DOMAIN`, `SO_TYPE`, `SO_ACCEPTCONN`); `ENOTSOCK` for a descriptor
+/// that is no socket.
+pub(crate) fn socket_kind(fd: BorrowedFd<'_>) -> io::Result<crate::listeners::Kind> {
+    use crate::listeners::{Family, Kind, SockType};
+    let family = match get_int_option(fd, libc::SOL_SOCKET, libc::SO_DOMAIN)? {
+        libc::AF_INET | libc::AF_INET6 => Family::Inet,
+        libc::AF_UNIX => Family::Unix,
+        _ => Family::Other,
+    };
+    let ty = match get_int_option(fd, libc::SOL_SOCKET, libc::SO_TYPE)? {
+        libc::SOCK_STREAM => SockType::Stream,
+        libc::SOCK_DGRAM => SockType::Datagram,
+        _ => SockType::Other,
+    };
+    let listening = get_int_option(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN)? != 0;
+    Ok(Kind { family, ty, listening })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,9 @@ pub(crate) fn claim_listen_fds(_count: usize) -> Result<Vec<OwnedFd>, ClaimError
     unsupported().map_err(ClaimError::Bad)
 }
 pub(crate) const POLLIN: i16 = 0x1;
+pub(crate) fn socket_kind(_: BorrowedFd<'_>) -> io::Result<crate::listeners::Kind> {
+    unsupported()
+}
 pub(crate) fn read(_: BorrowedFd<'_>, _: &mut [u8]) -> io::Result<usize> {
     unsupported()
 }
