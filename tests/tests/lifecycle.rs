@@ -177,6 +177,26 @@ fn failed_reload_reports_its_error_and_completes_the_reload() {
     stop_and_expect_clean_exit(&mut svc, "Stopping");
 }
 
+/// A stop while a reload runs (the e2e stress case s2_stop_during_reload): the reload's
+/// answer after `STOPPING=1` sends nothing, so the manager, which stops the unit whatever
+/// the reload's outcome, is not handed `READY=1` and the running status for a unit that is
+/// going down.
+#[test]
+fn a_reload_answered_after_sigterm_sends_no_ready() {
+    let mut svc = ServiceUnderTest::spawn(ASYNC, &[("RELOAD_MS", "500")]);
+    svc.wait_for("READY=1", EXIT, is_ready);
+    svc.signal(libc::SIGHUP);
+    svc.wait_for("RELOADING=1", PROMPTLY, |e| e.has("RELOADING=1"));
+    svc.signal(libc::SIGTERM);
+    svc.wait_for("STOPPING=1", PROMPTLY, |e| e.has("STOPPING=1"));
+    let status = svc.wait_exit(EXIT);
+    assert_eq!(exit_code(status), 0, "{:#?}", svc.texts());
+    let stopping = svc.events.iter().position(|e| e.has("STOPPING=1")).expect("STOPPING=1");
+    let after: Vec<String> =
+        svc.events[stopping + 1..].iter().filter(|e| !e.barrier).map(Event::text).collect();
+    assert!(after.is_empty(), "sent after STOPPING=1: {after:#?}");
+}
+
 fn pings(events: &[Event]) -> Vec<Duration> {
     events.iter().filter(|e| e.text() == "WATCHDOG=1").map(|e| e.at).collect()
 }

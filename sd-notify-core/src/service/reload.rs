@@ -43,7 +43,7 @@ pub(super) fn begin_round() -> bool {
         return false;
     }
     r.round = Some(seen);
-    if std::mem::take(&mut r.announce) {
+    if std::mem::take(&mut r.announce) && !state::stop_requested() {
         outbox::send_states(&NotifyState::reloading_now(), "RELOADING=1");
     }
     true
@@ -51,7 +51,10 @@ pub(super) fn begin_round() -> bool {
 
 /// Answers the round under way (or, if none was begun, every pending request) with
 /// `READY=1` and `status`. `false`, and nothing sent, when no reload was pending. Before
-/// the service is ready, nothing is sent either: its `READY=1` comes after `#[ready]`.
+/// the service is ready, nothing is sent either: its `READY=1` comes after `#[ready]`. Nor
+/// once it is stopping: the manager has (or is about to get) `STOPPING=1` and stops the unit
+/// whatever the reload did; a `READY=1` would put the running status back on a unit that is
+/// going down (`systemctl stop` during a reload, e2e case `s2_stop_during_reload`).
 pub(super) fn answer(status: Option<&str>) -> bool {
     let mut r = rounds();
     let covers = match r.round.take() {
@@ -62,7 +65,7 @@ pub(super) fn answer(status: Option<&str>) -> bool {
         return false;
     }
     r.answered = covers;
-    if state::READY_SENT.load(Ordering::SeqCst) {
+    if state::READY_SENT.load(Ordering::SeqCst) && !state::stop_requested() {
         match status {
             Some(s) => {
                 outbox::send_states(&[NotifyState::Ready, NotifyState::Status(s)], "READY=1 (reload done)")
