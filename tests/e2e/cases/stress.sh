@@ -341,3 +341,138 @@ case_s1_reload_hup_100() {
     ((S_SIGHUPS >= 100)) || e2e_fail "only $S_SIGHUPS RELOADING=1 for 100 SIGHUPs"
     e2e_stop $u
 }
+
+# ---------------------------------------------------------------- 2. awkward moments
+
+# _s_reload_unit: the reload unit for this manager: Type=notify-reload from 253 on, else
+# Type=notify + ExecReload=kill -HUP.
+_s_reload_unit() {
+    if e2e_systemd_at_least 253; then echo stress-reload.service; else echo stress-reload-hup.service; fi
+}
+
+# _s_expect_clean_exit UNIT PID: the stopped unit (kept loaded) ended cleanly: PID exited
+# 0 (Result=success), no timeout, no SIGKILL.
+_s_expect_clean_exit() {
+    local u=$1 pid=$2
+    e2e_assert_property "$u" ActiveState inactive
+    e2e_assert_property "$u" Result success
+    e2e_assert_property "$u" ExecMainPID "$pid"
+    e2e_assert_property "$u" ExecMainCode 1 # CLD_EXITED
+    e2e_assert_property "$u" ExecMainStatus 0
+    _s_props "$u" ActiveState,SubState,Result,ExecMainPID,ExecMainCode,ExecMainStatus,StatusText
+    _s_journal "$u"
+    _s_jnone 'timed out|[Tt]imeout' "a timeout"
+    _s_jnone 'SIGKILL' "a SIGKILL"
+    grep -q 'Main process exited, code=exited, status=0/SUCCESS' <<<"$S_JOURNAL" || e2e_fail "no 'Main process exited, code=exited, status=0/SUCCESS'"
+    grep -q 'Deactivated successfully' <<<"$S_JOURNAL" || e2e_fail "no 'Deactivated successfully'"
+}
+
+# `systemctl stop` while a reload runs (the reload takes 1 s here): the reload job is
+# cancelled by the stop job (`systemctl reload` says "Job … canceled.", status 1), the
+# service finishes its reload round, sees the stop, exits 0: Result=success, no timeout,
+# well within TimeoutStopSec=20 (< 3 s). The round's answer after STOPPING=1 sends
+# nothing (no READY=1, StatusText stays "Stopping").
+case_s2_stop_during_reload() {
+    _s_versions 253
+    _s_stop_during_reload stress-reload.service
+}
+case_s2_stop_during_reload_hup() {
+    _s_versions
+    _s_stop_during_reload stress-reload-hup.service
+}
+_s_stop_during_reload() {
+    local u=$1 log=$E2E_SCRATCH/stress-reload.log pid bg rc t ms
+    _s_bin fixture-stress-reload
+    E2E_NO_RELOAD=1 e2e_install_unit $u
+    e2e_install_dropin $u slow <<<$'[Service]\nEnvironment=RELOAD_MS=1000'
+    _s_keep $u
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    { e2e_reload $u 20 || exit $?; } &
+    bg=$!
+    _s_wait_log "$log" '^reload-start 1 '
+    t=$(_s_now_ms)
+    e2e_stop $u 25 || e2e_fail "systemctl stop failed (status $?)"
+    ms=$(($(_s_now_ms) - t))
+    rc=0
+    wait $bg || rc=$?
+    _s_say "systemctl stop during the reload: returned after $ms ms; the blocking systemctl reload exited with status $rc"
+    ((ms < 3000)) || e2e_fail "the stop took $ms ms (the reload takes 1000 ms; TimeoutStopSec=20)"
+    _s_expect_clean_exit $u "$pid"
+    grep -q '^reload-done 1 ' "$log" || e2e_fail "the reload under way did not complete: $(tr '\n' ';' <"$log")"
+    grep -q '^exit 1 ' "$log" || e2e_fail "no clean exit after 1 reload: $(tr '\n' ';' <"$log")"
+    _s_say "the fixture's record: $(tr '\n' ';' <"$log")"
+    _s_jshow "Got notification message|/reload finished|/stop finished|Changed|Main process exited"
+    grep -q "Job [0-9]* $u/reload finished, result=canceled" <<<"$S_JOURNAL" || e2e_fail "the reload job was not cancelled by the stop"
+    grep -q "Got notification message from PID $pid (STOPPING=1" <<<"$S_JOURNAL" || e2e_fail "no STOPPING=1 from PID $pid"
+    # Nothing after STOPPING=1: the reload's answer must not hand the manager READY=1 (and
+    # the running status) for a unit that is going down.
+    ! sed -n "/Got notification message from PID $pid (STOPPING=1/,\$p" <<<"$S_JOURNAL" | grep -q "Got notification message from PID $pid (READY=1" ||
+        e2e_fail "READY=1 after STOPPING=1"
+    e2e_assert_property $u StatusText Stopping
+}
+
+# SIGHUP while the service initialises (before READY=1, 1.5 s init): the start completes
+# normally (start job done, Result=success, same MainPID, no timeout), and the reload asked
+# for is performed after READY=1 (a round that started after the SIGHUP, completed); a
+# later `systemctl reload` works as usual.
+case_s2_sighup_before_ready() {
+    _s_versions
+    local u log=$E2E_SCRATCH/stress-reload.log pid t_ready
+    u=$(_s_reload_unit)
+    _s_bin fixture-stress-reload
+    E2E_NO_RELOAD=1 e2e_install_unit $u
+    e2e_install_dropin $u init <<<$'[Service]\nEnvironment=INIT_MS=1500'
+    e2e_start_nb $u
+    e2e_wait_for_property $u StatusText Starting 10
+    e2e_assert_property $u ActiveState activating
+    pid=$(e2e_show $u MainPID)
+    e2e_kill $u HUP
+    _s_say "SIGHUP sent while activating (StatusText=Starting, PID $pid)"
+    e2e_wait_for_property $u ActiveState active 10
+    _s_settle_reloads $u "$log"
+    e2e_assert_property $u SubState running
+    e2e_assert_property $u MainPID "$pid"
+    e2e_assert_property $u Result success
+    e2e_assert_property $u NRestarts 0
+    _s_props $u ActiveState,SubState,MainPID,Result,StatusText
+    t_ready=$(awk '$1 == "ready" { print $3 }' "$log")
+    awk -v r="$t_ready" '$1 == "reload-start" && $2 == 1 { exit !($3 >= r) }' "$log" ||
+        e2e_fail "no reload round after READY: $(tr '\n' ';' <"$log")"
+    _s_journal $u
+    _s_jshow "Got notification message|/start finished|Changed"
+    grep -q "Job [0-9]* $u/start finished, result=done" <<<"$S_JOURNAL" || e2e_fail "the start job did not finish with result=done"
+    _s_jnone 'timed out|[Tt]imeout' "a timeout"
+    _s_check_sighups_covered $u "$log"
+    e2e_reload $u 10 || e2e_fail "a reload after that failed (status $?)"
+    e2e_wait_for_property $u StatusText "Running; reloads performed: 2" 5
+    _s_say "a later systemctl reload: $(e2e_show $u StatusText)"
+    e2e_stop $u
+}
+
+# `systemctl stop` while the service initialises (5 s init that ends at a stop): no READY=1,
+# STOPPING=1, exit 0 at once: Result=success, the start job cancelled, stop < 2 s.
+case_s2_stop_during_init() {
+    _s_versions
+    local u log=$E2E_SCRATCH/stress-reload.log pid t ms
+    u=$(_s_reload_unit)
+    _s_bin fixture-stress-reload
+    E2E_NO_RELOAD=1 e2e_install_unit $u
+    e2e_install_dropin $u init <<<$'[Service]\nEnvironment=INIT_MS=5000'
+    _s_keep $u
+    e2e_start_nb $u
+    e2e_wait_for_property $u StatusText Starting 10
+    e2e_assert_property $u ActiveState activating
+    pid=$(e2e_show $u MainPID)
+    t=$(_s_now_ms)
+    e2e_stop $u 25 || e2e_fail "systemctl stop failed (status $?)"
+    ms=$(($(_s_now_ms) - t))
+    _s_say "systemctl stop while activating: returned after $ms ms"
+    ((ms < 2000)) || e2e_fail "the stop took $ms ms (init 5000 ms, TimeoutStopSec=20)"
+    _s_expect_clean_exit $u "$pid"
+    ! grep -q '^ready ' "$log" || e2e_fail "the fixture got ready: $(tr '\n' ';' <"$log")"
+    _s_jshow "Got notification message|/start finished|/stop finished|Changed"
+    _s_jnone "Got notification message from PID $pid \(READY=1" "READY=1 after the stop"
+    grep -q "Got notification message from PID $pid (STOPPING=1" <<<"$S_JOURNAL" || e2e_fail "no STOPPING=1 from PID $pid"
+    grep -q "Job [0-9]* $u/start finished, result=canceled" <<<"$S_JOURNAL" || e2e_fail "the start job was not cancelled"
+}

@@ -8,7 +8,7 @@
 //!
 //! Knobs: `INIT_MS` (init duration; a stop during init ends it at once), `RELOAD_MS` (each
 //! reload's duration, default 200), `SHUTDOWN_MS` (graceful shutdown, default 0). After each
-//! reload it sets `STATUS=Running; reloads performed: N`.
+//! reload it sets `STATUS=Running; reloads performed: N` (unless stopping by then).
 
 use std::io::Write;
 use std::time::Duration;
@@ -44,7 +44,9 @@ async fn main(service: ServiceHandle) {
                     eprintln!("fixture-stress-reload: reload {reloads}: reload_done() answered nothing");
                 }
                 record("reload-done", reloads);
-                let _ = service.set_status(&format!("Running; reloads performed: {reloads}"));
+                if !service.is_stopping() {
+                    let _ = service.set_status(&format!("Running; reloads performed: {reloads}"));
+                }
             }
         }
     }
