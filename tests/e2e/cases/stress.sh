@@ -476,3 +476,71 @@ case_s2_stop_during_init() {
     grep -q "Got notification message from PID $pid (STOPPING=1" <<<"$S_JOURNAL" || e2e_fail "no STOPPING=1 from PID $pid"
     grep -q "Job [0-9]* $u/start finished, result=canceled" <<<"$S_JOURNAL" || e2e_fail "the start job was not cancelled"
 }
+
+# ---------------------------------------------------------------- 3. restarts
+
+# 50 × `systemctl restart` of a service with an fd store (fixture-fdstore: a memfd "state"
+# that counts the starts, a TCP listener "listener"; FileDescriptorStoreMax=4): every
+# restart exits 0; after each, the unit's cgroup holds the new MainPID and nothing else (the
+# old process is gone, /proc/OLD absent); the store holds the same two fds (StatusText says
+# both came from the store, the memfd's creator PID and the listener's port never change,
+# the start count goes up by one each time: the same open file, not a copy; fds 3 and 4 of
+# each new process are the same inodes), and NFileDescriptorStore stays 2. In the journal: 50 clean exits (status 0), no failure,
+# no timeout.
+case_s3_restart_50_fdstore() {
+    _s_versions
+    local u=stress-fdstore.service i out pid first creator port status procs t0 total fds inodes=""
+    _s_bin fixture-fdstore
+    e2e_install_unit $u
+    e2e_start $u
+    e2e_wait_for_property $u StatusText '~^fd store: ' 5
+    first=$(e2e_show $u StatusText)
+    [[ $first =~ state\ new:\ created\ by\ pid\ ([0-9]+),\ start\ 1\;\ listener\ new:\ 127\.0\.0\.1:([0-9]+)$ ]] ||
+        e2e_fail "first start: unexpected StatusText '$first'"
+    creator=${BASH_REMATCH[1]} port=${BASH_REMATCH[2]}
+    pid=$(e2e_show $u MainPID)
+    _s_say "first start: PID $pid, StatusText=$first"
+    t0=$(_s_now_ms)
+    for i in $(seq 1 50); do
+        # One call into the namespace per restart: restart, then what systemd shows and
+        # what the cgroup holds, and whether the old PID still exists.
+        # shellcheck disable=SC2016  # (expanded by the inner shell)
+        out=$(e2e_in sh -c '
+            systemctl --user restart "$1" || { echo "RESTART-FAILED $?"; exit 0; }
+            systemctl --user show -p MainPID,NFileDescriptorStore,ActiveState,ControlGroup "$1"
+            cg=$(systemctl --user show -p ControlGroup --value "$1")
+            echo "PROCS $(tr "\n" " " <"/sys/fs/cgroup$cg/cgroup.procs")"
+            [ -e "/proc/$2" ] && echo "OLD-ALIVE $2"
+            pid=$(systemctl --user show -p MainPID --value "$1")
+            echo "FDS $(stat -L -c %i "/proc/$pid/fd/3" "/proc/$pid/fd/4" 2>&1 | sort | tr "\n" " ")"
+            exit 0' sh $u "$pid")
+        if grep -q '^RESTART-FAILED' <<<"$out"; then e2e_fail "restart #$i failed: $out"; fi
+        if grep -q '^OLD-ALIVE' <<<"$out"; then e2e_fail "restart #$i: the old process $pid still exists"; fi
+        grep -qx 'ActiveState=active' <<<"$out" || e2e_fail "restart #$i: not active: $out"
+        grep -qx 'NFileDescriptorStore=2' <<<"$out" || e2e_fail "restart #$i: fd store not 2 fds: $out"
+        pid=$(sed -n 's/^MainPID=//p' <<<"$out")
+        procs=$(sed -n 's/^PROCS //p' <<<"$out")
+        [ "$procs" = "$pid " ] || e2e_fail "restart #$i: cgroup holds '$procs', expected only MainPID $pid"
+        # The passed fds (3 and 4: LISTEN_FDS_START) are the same open files every time.
+        fds=$(sed -n 's/^FDS //p' <<<"$out")
+        [[ $fds =~ ^[0-9]+\ [0-9]+\ $ ]] || e2e_fail "restart #$i: inodes of fds 3 and 4: '$fds'"
+        [ -n "$inodes" ] || inodes=$fds
+        [ "$fds" = "$inodes" ] || e2e_fail "restart #$i: fds 3 and 4 are inodes $fds, after the first restart $inodes"
+        # The status comes with READY=1 (the start job waited for it).
+        status=$(e2e_show $u StatusText)
+        [ "$status" = "fd store: state from the store: created by pid $creator, start $((i + 1)); listener from the store: 127.0.0.1:$port" ] ||
+            e2e_fail "restart #$i: StatusText '$status'"
+    done
+    total=$(($(_s_now_ms) - t0))
+    _s_say "50 restarts in $total ms: each exit 0, the cgroup = the new MainPID only, old PID gone, NFileDescriptorStore=2, fds 3 and 4 the same inodes ($inodes) each time"
+    _s_say "after the last: StatusText=$status"
+    e2e_assert_property $u NRestarts 0
+    _s_props $u ActiveState,SubState,MainPID,NFileDescriptorStore,NRestarts,Result
+    _s_journal $u
+    [ "$(_s_jcount 'Main process exited, code=exited, status=0/SUCCESS')" = 50 ] ||
+        e2e_fail "$(_s_jcount 'Main process exited, code=exited, status=0/SUCCESS') clean exits in the journal, expected 50"
+    _s_check_jobs $u restart 50
+    _s_jnone "Failed with result|timed out|[Tt]imeout|SIGKILL" "a failure"
+    _s_say "journal: 50 x 'Main process exited, code=exited, status=0/SUCCESS', no failure, no timeout, no SIGKILL"
+    e2e_stop $u
+}
