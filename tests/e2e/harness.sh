@@ -37,7 +37,8 @@ E2E_LIFELINE_FD=""    # write end of the lifeline pipe
 E2E_UNIT_DIR=""       # the manager's only unit directory
 E2E_SCRATCH=""        # free scratch dir for cases (@SCRATCH@)
 E2E_SYSTEMD=""        # requested: "252", "254", ... or "host"
-E2E_SYSTEMD_ROOT=""   # unpacked package root, "" = the host's systemd
+E2E_SYSTEMD_ROOT=""   # unpacked package root or debootstrapped root, "" = the host's systemd
+E2E_SYSTEMD_MODE=""   # "" (host), overlay (packages over the host's) or usr (the root's /usr)
 E2E_SYSTEMD_VERSION="" # running manager's major version, e.g. 254
 E2E_SYSTEMD_VERSION_FULL=""
 # shellcheck disable=SC2034  # (read by cases)
@@ -119,34 +120,91 @@ _e2e_cg() {
 
 # ---------------------------------------------------------------- systemd versions
 
-# Suite to fetch a given systemd major version from.
-_e2e_suite_for() {
+# The versions `--systemd all` runs, oldest first ("newest" = Debian unstable's, whatever
+# major it has). How each one is obtained: _e2e_source_for.
+E2E_ALL_VERSIONS=${E2E_ALL_VERSIONS:-"247 252 254 257 newest"}
+
+# _e2e_source_for VERSION: how to get that manager, one of
+#   host          the host's own systemd (Debian 12: 252)
+#   deb:SUITE     Debian's packages of SUITE unpacked (apt-get download + dpkg -x) and
+#                 overlaid on the host's binaries inside the namespace (same or older libc)
+#   root:SUITE    a minimal Debian root of SUITE (debootstrap) whose /usr is bound over
+#                 /usr inside the namespace (for builds that need a newer libc than the host's)
+# VERSION: a major number, "host", or "newest"/"sid" (Debian unstable's systemd).
+_e2e_source_for() {
+    local host_major
+    host_major=$(_e2e_host_major)
     case $1 in
-    254) echo bookworm-backports ;;
-    *) return 1 ;;
+    host | "$host_major") echo host ;;
+    247) echo deb:bullseye ;;
+    254) echo deb:bookworm-backports ;;
+    257) echo root:trixie ;;
+    newest | sid) echo root:sid ;;
+    *)
+        # Any later major: whatever unstable has (checked against the manager's Version).
+        [[ $1 =~ ^[0-9]+$ ]] && (($1 >= 258)) && { echo root:sid; return 0; }
+        return 1
+        ;;
     esac
 }
 
-# Make sure systemd MAJOR is unpacked in the cache; prints its root dir.
-# Downloads with apt-get from Debian using a private apt state (no change to
-# /etc/apt or /var/lib/apt), unpacks with dpkg -x. Reused between runs.
+_e2e_host_major() {
+    [ -n "${E2E__HOST_MAJOR:-}" ] ||
+        E2E__HOST_MAJOR=$(/usr/lib/systemd/systemd --version 2>/dev/null | awk 'NR == 1 { print $2 }')
+    echo "$E2E__HOST_MAJOR"
+}
+
+# e2e_fetch_systemd VERSION: make sure that manager is in the cache ($E2E_CACHE_DIR; built
+# once, under a lock, into a temp dir renamed when complete, so an interrupted build never
+# leaves a half cache); prints "MODE ROOT" (MODE: overlay = deb:, usr = root:; ROOT "" for
+# the host's). Exits 2 with the reason on failure.
 e2e_fetch_systemd() {
-    local major=$1 dir suite
-    suite=$(_e2e_suite_for "$major") || e2e_die "the host has systemd $(/usr/lib/systemd/systemd --version | awk 'NR == 1 { print $2 }'); do not know where to get systemd $major from (known: 254)"
-    dir=$E2E_CACHE_DIR/systemd-$major
+    local want=$1 src kind suite dir
+    src=$(_e2e_source_for "$want") ||
+        e2e_die "the host has systemd $(_e2e_host_major); do not know where to get systemd $want from (known: $E2E_ALL_VERSIONS; any major >= 258 is taken from Debian unstable)"
+    [ "$src" = host ] && { echo "host "; return 0; }
+    kind=${src%%:*} suite=${src#*:}
+    case $kind in
+    deb) dir=$E2E_CACHE_DIR/systemd-$want ;;
+    root) dir=$E2E_CACHE_DIR/root-$suite ;;
+    esac
     if [ ! -f "$dir/.complete" ]; then
         mkdir -p "$E2E_CACHE_DIR" || e2e_die "cannot create cache dir $E2E_CACHE_DIR"
         (
-            flock -w 600 9 || e2e_die "timeout waiting for lock on $E2E_CACHE_DIR"
-            [ -f "$dir/.complete" ] || _e2e_fetch_unlocked "$major" "$suite" "$dir"
-        ) 9>"$E2E_CACHE_DIR/.lock-$major" >&2 || exit 2 # stdout is the result: progress goes to stderr
+            flock -w 900 9 || e2e_die "timeout waiting for the lock on $dir (another run building it?)"
+            [ -f "$dir/.complete" ] || case $kind in
+            deb) _e2e_fetch_unlocked "$want" "$suite" "$dir" ;;
+            root) _e2e_debootstrap_unlocked "$suite" "$dir" ;;
+            esac
+        ) 9>"$dir.lock" >&2 || exit 2 # stdout is the result: progress goes to stderr
     fi
-    echo "$dir/root"
+    case $kind in
+    deb) echo "overlay $dir/root" ;;
+    root) echo "usr $dir/root" ;;
+    esac
+}
+
+# The version a cached root/package holds ("" if not cached): its .complete file.
+_e2e_cached_version() {
+    local src dir
+    src=$(_e2e_source_for "$1") || return 0
+    case $src in
+    host) _e2e_host_major ;;
+    deb:*) dir=$E2E_CACHE_DIR/systemd-$1 ;;
+    root:*) dir=$E2E_CACHE_DIR/root-${src#root:} ;;
+    esac
+    [ -n "${dir:-}" ] && [ -f "$dir/.complete" ] && sed -n '1s/^\([0-9]*\).*/\1/p' "$dir/.complete"
+    return 0
+}
+
+# Packages to unpack for a deb: version (before 253 libsystemd-shared is in package systemd).
+_e2e_packages_for() {
+    if (($1 >= 253)); then echo "systemd libsystemd-shared"; else echo systemd; fi
 }
 
 _e2e_fetch_unlocked() {
-    local major=$1 suite=$2 dir=$3 work ver deb
-    local -a o
+    local major=$1 suite=$2 dir=$3 work ver deb p
+    local -a o pkgs
     command -v apt-get >/dev/null && command -v dpkg >/dev/null || e2e_die "systemd $major needs apt-get and dpkg (Debian) to fetch it"
     [ -r "$E2E_DEBIAN_KEYRING" ] || e2e_die "no Debian archive keyring at $E2E_DEBIAN_KEYRING (package debian-archive-keyring)"
     work=$dir.tmp.$$
@@ -160,35 +218,64 @@ _e2e_fetch_unlocked() {
     ver=$(apt-cache "${o[@]}" madison systemd 2>/dev/null |
         awk -F' *[|] *' -v s="$suite" -v m="$major" 'index($3, s) && index($2, m ".") == 1 { print $2; exit }')
     [ -n "$ver" ] || { rm -rf "$work"; e2e_die "no systemd $major.* in $suite (apt-cache madison systemd)"; }
-    (cd "$work/debs" && apt-get "${o[@]}" download "systemd=$ver" "libsystemd-shared=$ver") >>"$work/apt.log" 2>&1 ||
-        { cat "$work/apt.log" >&2; rm -rf "$work"; e2e_die "apt-get download systemd=$ver failed (log above)"; }
+    read -r -a pkgs <<<"$(_e2e_packages_for "$major")"
+    (cd "$work/debs" && apt-get "${o[@]}" download "${pkgs[@]/%/=$ver}") >>"$work/apt.log" 2>&1 ||
+        { cat "$work/apt.log" >&2; rm -rf "$work"; e2e_die "apt-get download ${pkgs[*]} (=$ver) failed (log above)"; }
     for deb in "$work"/debs/*.deb; do
         dpkg -x "$deb" "$work/root" || { rm -rf "$work"; e2e_die "dpkg -x $deb failed"; }
     done
     [ -x "$work/root/lib/systemd/systemd" ] || [ -x "$work/root/usr/lib/systemd/systemd" ] ||
         { rm -rf "$work"; e2e_die "unpacked systemd $ver has no lib/systemd/systemd"; }
+    p=$(find "$work/root" -name 'libsystemd-shared-*.so' | head -n 1)
+    [ -n "$p" ] || { rm -rf "$work"; e2e_die "unpacked systemd $ver has no libsystemd-shared-*.so"; }
     rm -rf "$work/lists" "$work/cache" "$work/parts"
     echo "$ver" >"$work/.complete"
     rm -rf "$dir" && mv "$work" "$dir" || e2e_die "cannot move $work to $dir"
     e2e_info "systemd $ver unpacked in $dir"
 }
 
+# The packages of a debootstrapped root: the manager and journald (systemd), the session
+# bus (dbus), python3 for the self-test client, procps for /bin/kill (ExecReload=, ExecStop=).
+E2E_ROOT_PACKAGES=${E2E_ROOT_PACKAGES:-systemd,dbus,python3-minimal,procps}
+
+# A minimal Debian root of SUITE in DIR/root (debootstrap --variant=minbase); its /usr is
+# bound over /usr inside the namespace only. 30-80 s and ~250 MB.
+_e2e_debootstrap_unlocked() {
+    local suite=$1 dir=$2 work ver t0
+    command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] ||
+        e2e_die "systemd from Debian $suite needs debootstrap (a newer libc than the host's): apt-get install debootstrap (.ci/run does it)"
+    [ -r "$E2E_DEBIAN_KEYRING" ] || e2e_die "no Debian archive keyring at $E2E_DEBIAN_KEYRING (package debian-archive-keyring)"
+    work=$dir.tmp.$$
+    rm -rf "$work" && mkdir -p "$work" || e2e_die "cannot create $work"
+    t0=$(_e2e_now)
+    e2e_info "building a minimal Debian $suite root in $dir (debootstrap, once; reused later; ~1 min)"
+    PATH=$PATH:/usr/sbin:/sbin debootstrap --variant=minbase --include="$E2E_ROOT_PACKAGES" \
+        --keyring="$E2E_DEBIAN_KEYRING" "$suite" "$work/root" "$E2E_DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 ||
+        { tail -n 30 "$work/debootstrap.log" >&2; rm -rf "$work"; e2e_die "debootstrap $suite failed (log above)"; }
+    ver=$(awk '/^Package: / { p = $2 } /^Version: / && p == "systemd" { print $2; exit }' "$work/root/var/lib/dpkg/status")
+    [ -n "$ver" ] && [ -x "$work/root/usr/lib/systemd/systemd" ] ||
+        { rm -rf "$work"; e2e_die "the $suite root has no systemd"; }
+    # Nothing of it is needed but /usr (and the package state, for the version).
+    rm -rf "$work/root/var/cache/apt/archives"/*.deb
+    echo "$ver" >"$work/.complete"
+    rm -rf "$dir" && mv "$work" "$dir" || e2e_die "cannot move $work to $dir"
+    e2e_info "systemd $ver ($suite root) ready in $dir after $(_e2e_elapsed "$t0")s"
+}
+
 # ---------------------------------------------------------------- manager
 
-# e2e_manager_start [VERSION]   VERSION: host (default) | 252 | 254 | ...
-# Starts journald + systemd --user in fresh namespaces and waits until the
-# manager answers and reached default.target. Exits 2 on failure.
+# e2e_manager_start [VERSION]   VERSION: host (default) | 247 | 252 | 254 | 257 |
+# newest | ... (see _e2e_source_for). Starts journald + systemd --user in fresh
+# namespaces and waits until the manager answers and reached default.target.
+# Exits 2 on failure.
 e2e_manager_start() {
-    local want=${1:-host} host_major t0 fifo state out
+    local want=${1:-host} t0 fifo state out src
     [ -z "$E2E_TMP" ] || e2e_die "a manager is already running ($E2E_TMP)"
     t0=$(_e2e_now)
     E2E_SYSTEMD=$want
-    host_major=$(/usr/lib/systemd/systemd --version | awk 'NR == 1 { print $2 }')
-    if [ "$want" = host ] || [ "$want" = "$host_major" ]; then
-        E2E_SYSTEMD_ROOT=""
-    else
-        E2E_SYSTEMD_ROOT=$(e2e_fetch_systemd "$want") || exit 2
-    fi
+    src=$(e2e_fetch_systemd "$want") || exit 2
+    E2E_SYSTEMD_MODE=${src%% *} E2E_SYSTEMD_ROOT=${src#* }
+    [ "$E2E_SYSTEMD_MODE" = host ] && E2E_SYSTEMD_MODE=""
 
     E2E_TMP=$(mktemp -d "/tmp/sd-notify-e2e.$$.XXXXXX") || e2e_die "mktemp failed"
     chmod 0755 "$E2E_TMP"
@@ -221,7 +308,7 @@ e2e_manager_start() {
     # new cgroup + PID (+ mount) namespaces, ns-init.sh as PID 1.
     # shellcheck disable=SC2097,SC2098  # (same values: exported for the child)
     E2E_TMP=$E2E_TMP E2E_UNIT_DIR=$E2E_UNIT_DIR E2E_HOME=$E2E_TMP/home \
-        E2E_SYSTEMD_ROOT=$E2E_SYSTEMD_ROOT E2E_CGPATH="${E2E_CG2_MOUNT:-$E2E_TMP/cg2}/$E2E_CG" \
+        E2E_SYSTEMD_ROOT=$E2E_SYSTEMD_ROOT E2E_SYSTEMD_MODE=$E2E_SYSTEMD_MODE E2E_CGPATH="${E2E_CG2_MOUNT:-$E2E_TMP/cg2}/$E2E_CG" \
         E2E_CG2_PRIVATE=$([ -z "$E2E_CG2_MOUNT" ] && echo 1) \
         unshare --mount --propagation private -- sh -c '
             if [ -n "$E2E_CG2_PRIVATE" ]; then
@@ -272,7 +359,7 @@ e2e_manager_start() {
 
     E2E_SYSTEMD_VERSION_FULL=$(e2e_systemctl show -p Version --value)
     E2E_SYSTEMD_VERSION=${E2E_SYSTEMD_VERSION_FULL%%[!0-9]*}
-    if [ "$want" != host ] && [ "$E2E_SYSTEMD_VERSION" != "$want" ]; then
+    if [[ $want =~ ^[0-9]+$ ]] && [ "$E2E_SYSTEMD_VERSION" != "$want" ]; then
         _e2e_start_failed "wanted systemd $want, the manager reports $E2E_SYSTEMD_VERSION_FULL"
     fi
     out=$(_e2e_in_raw systemctl --version | awk 'NR == 1 { print $2 }')
@@ -369,7 +456,7 @@ e2e_teardown() {
     fi
     rm -rf "$E2E_TMP"
     E2E_TMP="" E2E_CG="" E2E_STAGE_PID="" E2E_NS_PID="" E2E_UNIT_DIR="" E2E_SCRATCH=""
-    E2E_SYSTEMD_VERSION="" E2E_SYSTEMD_VERSION_FULL="" E2E_SYSTEMD_ROOT=""
+    E2E_SYSTEMD_VERSION="" E2E_SYSTEMD_VERSION_FULL="" E2E_SYSTEMD_ROOT="" E2E_SYSTEMD_MODE=""
     return 0
 }
 
@@ -428,6 +515,26 @@ e2e_have_session_bus() { [ "${E2E__BUS:-0}" = 1 ]; }
 # Manager major version (e.g. 254); e2e_systemd_at_least N → true/false.
 e2e_systemd_version() { echo "$E2E_SYSTEMD_VERSION"; }
 e2e_systemd_at_least() { [ "$E2E_SYSTEMD_VERSION" -ge "$1" ]; }
+
+# The oldest and the newest manager of `--systemd all` (E2E_ALL_VERSIONS): 247, and
+# Debian unstable's (its major, e.g. 262, once its root is cached; while the newest
+# manager runs, that one's). For cases that run only there (stress):
+#   [ "$E2E_SYSTEMD_VERSION" = "$(e2e_oldest_version)" ] || ...; or e2e_only_oldest_newest.
+e2e_oldest_version() { set -- $E2E_ALL_VERSIONS; echo "$1"; }
+e2e_newest_version() {
+    local v
+    set -- $E2E_ALL_VERSIONS
+    v=${!#}
+    [ "$v" = newest ] || { echo "$v"; return 0; }
+    if [ "${E2E_SYSTEMD:-}" = newest ] || [ "${E2E_SYSTEMD:-}" = sid ]; then
+        echo "$E2E_SYSTEMD_VERSION"
+    else
+        _e2e_cached_version newest
+    fi
+}
+# True when the running manager is the oldest / the newest of `--systemd all`.
+e2e_is_oldest() { [ "$E2E_SYSTEMD_VERSION" = "$(e2e_oldest_version)" ]; }
+e2e_is_newest() { [ "$E2E_SYSTEMD_VERSION" = "$(e2e_newest_version)" ]; }
 
 # ---------------------------------------------------------------- units
 
@@ -553,7 +660,7 @@ e2e_wait_for_property() {
 # since the current case started (E2E_JOURNAL_ALL=1: all).
 #
 # Also matched: every PID the manager forked for UNIT ("UNIT: Forked X as N"
-# at debug level). journald attributes a process by the cgroup it reads for
+# at debug level; 257 and later add " (via CLONE_INTO_CGROUP)"). journald attributes a process by the cgroup it reads for
 # the PID, cached for about a second; the forked child logs (at debug level)
 # before the manager has moved it into the unit's cgroup, so for its first
 # second its output is recorded with _SYSTEMD_UNIT=init.scope.
@@ -564,9 +671,24 @@ e2e_journal() {
     e2e_in journalctl --sync >/dev/null 2>&1 || true
     local -a pids=()
     mapfile -t pids < <(e2e_journalctl -o cat "${since[@]}" "USER_UNIT=$unit" |
-        sed -n 's/^.*: Forked .* as \([0-9][0-9]*\)$/+\n_PID=\1/p')
+        sed -n 's/^.*: Forked .* as \([0-9][0-9]*\)\( (.*)\)\{0,1\}$/+\n_PID=\1/p')
     e2e_journalctl -o short-monotonic "${since[@]}" "$@" \
         "USER_UNIT=$unit" + "_SYSTEMD_USER_UNIT=$unit" + "_SYSTEMD_UNIT=$unit" + "UNIT=$unit" "${pids[@]}"
+}
+
+# e2e_notify_re PID FIELDS: an ERE for the manager's debug line about one accepted
+# notification datagram from PID (an ERE too, e.g. '[0-9]+') whose assignments, as the
+# manager lists them (joined by ", "), match FIELDS (an ERE) up to the end of the line.
+# The wording differs between releases: up to 254 (checked: 247, 252, 254)
+#   Got notification message from PID 42 (READY=1, STATUS=x)
+# 257 and later (checked: 257, 262; 255 and 256 are not run, taken as the older form)
+#   Got notification message from PID 42: READY=1, STATUS=x
+e2e_notify_re() {
+    if e2e_systemd_at_least 257; then
+        printf 'Got notification message from PID %s: %s$' "$1" "$2"
+    else
+        printf 'Got notification message from PID %s \\(%s\\)$' "$1" "$2"
+    fi
 }
 
 # e2e_journal_count UNIT REGEX: number of matching lines.
@@ -591,11 +713,21 @@ e2e_wait_for_journal() {
 # assertion ends the case as FAIL.
 
 e2e_fail() { echo "e2e: FAIL: $*" >&2; return 1; }
-# e2e_skip REASON: end the case as SKIP (counts neither passed nor failed).
+# e2e_skip REASON: end the case as SKIP (counted as skipped, printed with the reason:
+# "SKIP: <case> on <version>: REASON").
 e2e_skip() { echo "e2e: SKIP: $*" >&2; exit 77; }
-# e2e_require_systemd N: skip the case on managers older than N.
-e2e_require_systemd() {
-    e2e_systemd_at_least "$1" || e2e_skip "needs systemd >= $1 (manager is $E2E_SYSTEMD_VERSION)"
+# e2e_requires_version N [FEATURE]: skip the case on managers older than N, printed as
+# "SKIP: <case> on 252: needs systemd ≥ 253 (FEATURE)". Call it first in the case.
+e2e_requires_version() {
+    e2e_systemd_at_least "$1" || e2e_skip "needs systemd ≥ $1${2:+ ($2)}"
+}
+# (the older name, same thing)
+e2e_require_systemd() { e2e_requires_version "$@"; }
+# e2e_only_oldest_newest [WHAT]: run the case only on the oldest and the newest manager of
+# `--systemd all` (247 and unstable's); skip elsewhere, saying so.
+e2e_only_oldest_newest() {
+    e2e_is_oldest || e2e_is_newest ||
+        e2e_skip "runs on the oldest and the newest systemd only ($(e2e_oldest_version), $(e2e_newest_version))${1:+: $1}"
 }
 e2e_assert_eq() { # EXPECTED ACTUAL [WHAT]
     [ "$1" = "$2" ] || e2e_fail "${3:-value}: expected '$1', got '$2'"
@@ -638,13 +770,13 @@ e2e_list_cases() {
 }
 
 E2E_PASSED=0 E2E_FAILED=0 E2E_SKIPPED=0
-E2E_FAILED_NAMES=()
+E2E_FAILED_NAMES=() E2E_SKIPPED_NAMES=()
 
 # e2e_run_case NAME: run case_NAME in a subshell under `set -eEuo pipefail`
 # with a $E2E_CASE_TIMEOUT watchdog; print PASS/FAIL/SKIP; clean up its units.
 e2e_run_case() {
     local name=$1 t0 rc log label deadline
-    label="systemd-$E2E_SYSTEMD_VERSION $name"
+    label="$name on $E2E_SYSTEMD_VERSION"
     t0=$(_e2e_now)
     log=$E2E_TMP/case-$name.log
     E2E__CASE_UNITS=$E2E_TMP/case-$name.units
@@ -680,6 +812,7 @@ e2e_run_case() {
         [ "$E2E_VERBOSE" = 1 ] && sed 's/^/    | /' "$log"
     elif [ "$rc" = 77 ]; then
         E2E_SKIPPED=$((E2E_SKIPPED + 1))
+        E2E_SKIPPED_NAMES+=("$label")
         echo "SKIP: $label: $(sed -n 's/^e2e: SKIP: //p' "$log" | tail -n 1)"
     else
         E2E_FAILED=$((E2E_FAILED + 1))
@@ -737,10 +870,11 @@ _e2e_case_cleanup() {
     return 0
 }
 
-# e2e_summary: the closing line "N passed, N failed"; status 1 if any failed.
+# e2e_summary: the skipped and failed cases, then the closing line
+# "N passed, N failed, N skipped"; status 1 if any failed.
 e2e_summary() {
-    [ "$E2E_SKIPPED" -gt 0 ] && echo "skipped: $E2E_SKIPPED"
+    [ "$E2E_SKIPPED" -gt 0 ] && printf 'skipped: %s\n' "${E2E_SKIPPED_NAMES[@]}"
     [ "$E2E_FAILED" -gt 0 ] && printf 'failed case: %s\n' "${E2E_FAILED_NAMES[@]}"
-    echo "$E2E_PASSED passed, $E2E_FAILED failed"
+    echo "$E2E_PASSED passed, $E2E_FAILED failed, $E2E_SKIPPED skipped"
     [ "$E2E_FAILED" = 0 ]
 }

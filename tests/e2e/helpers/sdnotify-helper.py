@@ -7,7 +7,8 @@ Usage: sdnotify-helper.py ACTION [ACTION...]   (run in order)
   sleep SECS          sleep
   wait-file PATH SECS block until PATH exists (exit 3 after SECS)
   exit CODE           exit with CODE now
-  serve               run until stopped:
+  serve               run until stopped (its handlers are installed at start,
+                      before any action):
                         SIGHUP  -> reload handshake of Type=notify-reload:
                                    "RELOADING=1\\nMONOTONIC_USEC=<now>" in ONE
                                    datagram, then "READY=1\\nSTATUS=reloaded N"
@@ -15,6 +16,7 @@ Usage: sdnotify-helper.py ACTION [ACTION...]   (run in order)
 Every step is echoed to stdout (the unit's journal).
 """
 import os
+import select
 import signal
 import socket
 import sys
@@ -43,13 +45,41 @@ def monotonic_usec():
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
 
 
+# The signals "serve" handles, with real handlers installed before the first action runs:
+# systemd 262 refuses to start a Type=notify-reload service whose main process has no
+# handler for the reload signal when READY=1 arrives ("lacks handler for reload signal
+# HUP, refusing service startup"); a blocked signal (sigwait) does not count.
+PENDING = []
+
+
+def on_signal(sig, _frame):
+    PENDING.append(sig)
+
+
+WAKEUP = None
+
+
+def install_handlers():
+    global WAKEUP
+    # The C-level handler also writes to this pipe: a signal that arrives after serve()
+    # looked at PENDING still wakes its select().
+    WAKEUP, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    signal.set_wakeup_fd(w)
+    for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, on_signal)
+
+
 def serve():
-    sigs = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
     reloads = 0
     log("serving")
     while True:
-        sig = signal.sigwait(sigs)
+        while not PENDING:
+            select.select([WAKEUP], [], [])
+            try:
+                os.read(WAKEUP, 64)
+            except BlockingIOError:
+                pass
+        sig = PENDING.pop(0)
         if sig == signal.SIGHUP:
             reloads += 1
             notify(f"RELOADING=1\nMONOTONIC_USEC={monotonic_usec()}")
@@ -61,6 +91,8 @@ def serve():
 
 
 def main(argv):
+    if "serve" in argv:
+        install_handlers()
     i = 0
     while i < len(argv):
         act = argv[i]

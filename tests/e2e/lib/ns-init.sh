@@ -6,7 +6,9 @@
 #
 # Input (environment): E2E_TMP, E2E_UNIT_DIR, E2E_HOME, E2E_SYSTEMD_ROOT
 # (empty: use the host's systemd; else an unpacked systemd package whose
-# binaries and libraries are overlaid on the host's, in this namespace only).
+# binaries and libraries are overlaid on the host's, in this namespace only),
+# E2E_SYSTEMD_MODE (overlay, or usr: E2E_SYSTEMD_ROOT is a whole Debian root
+# whose /usr is bound over /usr, in this namespace only).
 # stdin: the "lifeline" pipe; the harness holds its write end. EOF on it
 # (the harness is gone, even by SIGKILL) makes this script exit, and the
 # kernel then kills every process of the PID namespace.
@@ -51,7 +53,16 @@ overlay() { # TARGET LOWER...
     mount -n -t overlay -o "ro,lowerdir=$lowers$target" e2e-systemd "$target" ||
         die "overlay mount on $target (lowerdir=$lowers$target)"
 }
-if [ -n "${E2E_SYSTEMD_ROOT:-}" ]; then
+if [ "${E2E_SYSTEMD_MODE:-}" = usr ]; then
+    # A debootstrapped root (a systemd built for a newer libc than the host's): its whole
+    # /usr, read-only, over ours; the project's binaries (built against the host's older
+    # libc) run on it unchanged. /bin, /lib, /lib64 are symlinks into /usr on both sides.
+    R=$E2E_SYSTEMD_ROOT
+    [ -x "$R/usr/lib/systemd/systemd" ] || die "E2E_SYSTEMD_ROOT=$R holds no usr/lib/systemd/systemd"
+    [ -L /bin ] && [ -L /lib ] || die "host without merged /usr: cannot bind $R/usr over /usr"
+    mount -n --bind "$R/usr" /usr || die "bind mount $R/usr on /usr"
+    mount -n -o remount,bind,ro /usr || die "remount /usr read-only"
+elif [ -n "${E2E_SYSTEMD_ROOT:-}" ]; then
     R=$E2E_SYSTEMD_ROOT
     [ -x "$R/usr/lib/systemd/systemd" ] || [ -x "$R/lib/systemd/systemd" ] ||
         die "E2E_SYSTEMD_ROOT=$R holds no systemd"
