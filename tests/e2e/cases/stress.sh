@@ -544,3 +544,85 @@ case_s3_restart_50_fdstore() {
     _s_say "journal: 50 x 'Main process exited, code=exited, status=0/SUCCESS', no failure, no timeout, no SIGKILL"
     e2e_stop $u
 }
+
+# ---------------------------------------------------------------- 4. watchdog under load
+
+# _s_cpu_usec UNIT: CPU time of the unit's cgroup (cpu.stat usage_usec, always there on
+# cgroup2), 0 if unknown.
+_s_cpu_usec() {
+    local cg
+    cg=$(e2e_show "$1" ControlGroup)
+    [ -n "$cg" ] || { echo 0; return 0; }
+    e2e_in awk '$1 == "usage_usec" { print $2; found = 1 } END { if (!found) print 0 }' "/sys/fs/cgroup$cg/cpu.stat" 2>/dev/null || echo 0
+}
+
+# _s_jtime LINE: the monotonic seconds of a short-monotonic journal line, in µs.
+_s_jtime() { sed -n 's/^\[ *\([0-9]*\)\.\([0-9]*\)\].*/\1\2/p' <<<"$1" | head -n 1; }
+
+# WatchdogSec=1 for 60 s (E2E_STRESS_WATCHDOG_SECS) on a multi-thread tokio runtime whose two
+# workers spin (4 busy tasks), while two CPU hogs (stress-hog@{1,2}.service, `timeout 75`
+# busy shell loops, stopped by the case and by the harness's clean-up) load both cores: no
+# watchdog kill (same MainPID, NRestarts=0 under Restart=on-watchdog, no "Watchdog timeout",
+# >= 2 × seconds - 10 pings); the CPU time each hog and the service got is printed. Then the
+# main task blocks on command (a file): the manager's watchdog fires within 2 intervals of
+# the stall's start (its ActiveExitTimestampMonotonic - the fixture's CLOCK_MONOTONIC stall
+# time <= 2 s; the journal's "Watchdog timeout" line is printed with its delay), SIGABRT,
+# Result=watchdog.
+case_s4_watchdog_load_60s() {
+    _s_versions
+    local u=stress-watchdog.service log=$E2E_SCRATCH/stress-watchdog.log secs=${E2E_STRESS_WATCHDOG_SECS:-60}
+    local pid t0 deadline h cpu0 cpu_h1 cpu_h2 cpu_s pings gap line stall fire last_ping jline jt threads
+    _s_bin fixture-stress-watchdog
+    E2E_NO_RELOAD=1 e2e_install_unit stress-hog@.service
+    e2e_install_unit $u
+    _e2e_track_unit stress-hog@1.service
+    _e2e_track_unit stress-hog@2.service
+    e2e_systemctl start stress-hog@1.service stress-hog@2.service
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    threads=$(e2e_in awk '/^Threads:/ { print $2 }' "/proc/$pid/status")
+    _s_say "hogs up ($(e2e_show stress-hog@1.service MainPID), $(e2e_show stress-hog@2.service MainPID)), service PID $pid with $threads threads, WatchdogUSec=$(e2e_show $u WatchdogUSec)"
+    cpu0="$(_s_cpu_usec stress-hog@1.service) $(_s_cpu_usec stress-hog@2.service) $(_s_cpu_usec $u)"
+    t0=$(_s_now_ms)
+    deadline=$(_e2e_deadline "$secs")
+    while _e2e_before "$deadline"; do
+        [ "$(e2e_show $u MainPID)" = "$pid" ] || e2e_fail "MainPID changed after $(($(_s_now_ms) - t0)) ms: $(e2e_show_line $u)"
+        for h in 1 2; do
+            [ "$(e2e_show stress-hog@$h.service ActiveState)" = active ] || e2e_fail "hog $h not running"
+        done
+        _e2e_sleep 2
+    done
+    read -r cpu_h1 cpu_h2 cpu_s <<<"$cpu0"
+    cpu_h1=$(($(_s_cpu_usec stress-hog@1.service) - cpu_h1))
+    cpu_h2=$(($(_s_cpu_usec stress-hog@2.service) - cpu_h2))
+    cpu_s=$(($(_s_cpu_usec $u) - cpu_s))
+    _s_say "$(($(_s_now_ms) - t0)) ms under load; CPU time in that span: hog 1 $((cpu_h1 / 1000)) ms, hog 2 $((cpu_h2 / 1000)) ms, the service $((cpu_s / 1000)) ms"
+    e2e_assert_property $u MainPID "$pid"
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u NRestarts 0
+    _s_props $u ActiveState,SubState,MainPID,NRestarts,StatusText
+    _s_journal $u
+    _s_jnone 'Watchdog timeout' "a watchdog timeout under load"
+    pings=$(_s_jgrep "Got notification message from PID $pid \(WATCHDOG=1\)")
+    gap=$(sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p' <<<"$pings" |
+        awk '{ t = $1 + 0; if (NR > 1 && t - p > g) g = t - p; p = t } END { printf "%d", g * 1000 }')
+    _s_say "$(wc -l <<<"$pings") x WATCHDOG=1 from PID $pid, longest gap between two as journald received them: $gap ms (interval 1000 ms, pings every 500 ms)"
+    (($(wc -l <<<"$pings") >= 2 * secs - 10)) || e2e_fail "only $(wc -l <<<"$pings") pings in $secs s"
+
+    # The stall.
+    touch "$E2E_SCRATCH/stress-stall"
+    e2e_wait_for_property $u Result watchdog 10
+    stall=$(awk '$1 == "stall" { print $2; exit }' "$log")
+    [ -n "$stall" ] || e2e_fail "the fixture recorded no stall"
+    fire=$(e2e_show $u ActiveExitTimestampMonotonic)
+    _s_journal $u
+    last_ping=$(_s_jtime "$(_s_jgrep "Got notification message from PID $pid \(WATCHDOG=1\)" | tail -n 1)")
+    jline=$(_s_jgrep 'Watchdog timeout' | head -n 1)
+    [ -n "$jline" ] || e2e_fail "no 'Watchdog timeout' line"
+    jt=$(_s_jtime "$jline")
+    _s_say "stall began at $stall µs (CLOCK_MONOTONIC); the last ping journald received $(((last_ping - stall) / 1000)) ms after it; the manager left 'active' (ActiveExitTimestampMonotonic) $(((fire - stall) / 1000)) ms after the stall began, $(((fire - last_ping) / 1000)) ms after that ping; its journal line $(((jt - stall) / 1000)) ms after the stall began"
+    ((fire > stall && fire - stall <= 2000000)) || e2e_fail "the watchdog fired $(((fire - stall) / 1000)) ms after the stall began (limit 2 intervals = 2000 ms)"
+    _s_jshow "Watchdog timeout|Killing process $pid|SIGABRT|Main process exited|Failed with result 'watchdog'|Changed running"
+    grep -q "Failed with result 'watchdog'" <<<"$S_JOURNAL" || e2e_fail "no \"Failed with result 'watchdog'\""
+    e2e_systemctl stop stress-hog@1.service stress-hog@2.service $u
+}
