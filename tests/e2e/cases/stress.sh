@@ -626,3 +626,55 @@ case_s4_watchdog_load_60s() {
     grep -q "Failed with result 'watchdog'" <<<"$S_JOURNAL" || e2e_fail "no \"Failed with result 'watchdog'\""
     e2e_systemctl stop stress-hog@1.service stress-hog@2.service $u
 }
+
+# ---------------------------------------------------------------- 5. fork() without exec
+
+# A service that forks 3 workers without exec (fixture-fork, FORKS=3), KillMode=control-
+# group, NotifyAccess=all (so a datagram from a worker would be accepted and logged with the
+# worker's PID). A SIGHUP sent to one worker: that worker dies of it (the crate's handler,
+# inherited over fork(), acts as the default disposition outside the service's process),
+# no RELOADING=1 from it, the unit stays running. Then `systemctl stop`: SIGTERM to the
+# whole cgroup; the workers die of it, the service stops cleanly and fast (Result=success,
+# exit 0, < 2 s with TimeoutStopSec=15, no SIGKILL), and every notification in the journal
+# is from the main PID: no worker sent anything (no STOPPING=1 under a worker's PID).
+case_s5_fork_worker_stop() {
+    _s_versions
+    local u=stress-fork.service pid procs workers w t ms senders
+    _s_bin fixture-fork
+    e2e_install_unit $u
+    _s_keep $u
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    local deadline
+    deadline=$(_e2e_deadline 5)
+    until [ "$(_s_cgroup_procs $u | wc -l)" = 4 ]; do
+        _e2e_before "$deadline" || e2e_fail "not 4 processes in the cgroup: $(_s_cgroup_procs $u | tr '\n' ' ')"
+        _e2e_sleep 0.05
+    done
+    procs=$(_s_cgroup_procs $u | tr '\n' ' ')
+    workers=$(tr ' ' '\n' <<<"$procs" | grep -v -x -e "$pid" -e '' | tr '\n' ' ')
+    _s_say "cgroup: $procs(MainPID $pid, workers $workers)"
+    w=${workers%% *}
+    e2e_in kill -HUP "$w"
+    deadline=$(_e2e_deadline 5)
+    until [ "$(_s_cgroup_procs $u | wc -l)" = 3 ]; do
+        _e2e_before "$deadline" || e2e_fail "worker $w did not die of SIGHUP: $(_s_cgroup_procs $u | tr '\n' ' ')"
+        _e2e_sleep 0.05
+    done
+    _e2e_sleep 0.3
+    e2e_assert_property $u ActiveState active
+    e2e_assert_property $u SubState running
+    _s_say "SIGHUP to worker $w: it is gone, the unit still $(e2e_show $u ActiveState)/$(e2e_show $u SubState)"
+    t=$(_s_now_ms)
+    e2e_stop $u 20 || e2e_fail "systemctl stop failed (status $?)"
+    ms=$(($(_s_now_ms) - t))
+    _s_say "systemctl stop returned after $ms ms (TimeoutStopSec=15)"
+    ((ms < 2000)) || e2e_fail "the stop took $ms ms"
+    _s_expect_clean_exit $u "$pid"
+    _s_jshow "Got notification message|REAPED|Changed|Killing|Main process exited|Deactivated"
+    senders=$(_s_jgrep "Got notification message from PID [0-9]+" | sed -n 's/.*from PID \([0-9]*\).*/\1/p' | sort -u | tr '\n' ' ')
+    [ "$senders" = "$pid " ] || e2e_fail "notifications from PIDs $senders(MainPID $pid, workers $workers)"
+    _s_jnone "RELOADING=1" "a RELOADING=1 (only a worker got a SIGHUP)"
+    grep -q "REAPED $w SIGNAL 1\$" <<<"$S_JOURNAL" || e2e_fail "the service did not reap worker $w killed by SIGHUP"
+    _s_say "every notification is from MainPID $pid; none from the workers $workers"
+}
