@@ -8,8 +8,8 @@
 //! - each connection gets one line, `hello from <pid>`, written the moment it is accepted
 //!   (no request to read: the shorter the time between `accept` and the answer, the fewer
 //!   connections a `SIGKILL` can catch half-served), then it is closed;
-//! - `systemctl stop`/`restart` (SIGTERM): stop accepting, finish the answers still being
-//!   written (at most 5 s), exit 0. Connections that arrive meanwhile wait in the kernel's
+//! - `systemctl stop`/`restart` (SIGTERM): stop accepting (every accepted connection was
+//!   answered already), exit 0. Connections that arrive meanwhile wait in the kernel's
 //!   backlog of the socket, which the manager keeps open, for the next run to accept.
 //!
 //! Environment: `ZERO_DOWNTIME_LISTEN` (default `127.0.0.1:7880`);
@@ -17,12 +17,11 @@
 //! then every restart refuses the connections that arrive while no process listens, and
 //! resets those waiting in the backlog of the old socket.
 
-use std::io;
-use std::time::Duration;
+use std::io::{self, Write};
 
 use sd_notify_core::{ServiceHandle, sd_service, status};
-use tokio::io::AsyncWriteExt;
-use tokio::task::JoinSet;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 #[sd_service(
     starting = "Binding",
@@ -40,54 +39,50 @@ async fn main(service: ServiceHandle) -> io::Result<()> {
         // The one line that keeps the socket across restarts.
         service.listener("http", addr.as_str(), std::net::TcpListener::bind)?
     };
-    // The socket is blocking, as one fresh from bind; tokio wants it non-blocking.
+    // The socket is blocking, as one fresh from bind; tokio wants it non-blocking. A server
+    // that serves requests would now make it a `tokio::net::TcpListener::from_std(listener)?`;
+    // this one waits for readiness through tokio and accepts and answers with plain system
+    // calls (accept4, write, close), so that the time a connection spends accepted but
+    // unanswered, which a SIGKILL would lose, is as short as it can be.
     listener.set_nonblocking(true)?;
-    let listener = tokio::net::TcpListener::from_std(listener)?;
-    status!(
-        "Accepting connections on {}{}",
-        listener.local_addr()?,
-        if plain { " (plain bind)" } else { "" }
-    )
-    .map_err(io::Error::from)?;
+    let addr = listener.local_addr()?;
+    // SAFETY: the AsyncFd owns the listener, so its descriptor stays open, the same socket,
+    // and `as_raw_fd` returns the same number until the AsyncFd is dropped.
+    let listener = unsafe { AsyncFd::register_with_interest(listener, Interest::READABLE)? };
+    status!("Accepting connections on {addr}{}", if plain { " (plain bind)" } else { "" })
+        .map_err(io::Error::from)?;
 
     let greeting = format!("hello from {}\n", std::process::id());
-    // Answers that did not fit the socket's buffer at once (never, for one short line).
-    let mut writing = JoinSet::new();
     loop {
         tokio::select! {
             biased;
             () = service.shutdown() => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => answer(stream, &greeting, &mut writing),
-                // Out of descriptors, a connection reset before it was accepted, …: the next.
-                Err(e) => eprintln!("accept: {e}"),
-            },
-            Some(_) = writing.join_next(), if !writing.is_empty() => {}
+            ready = listener.readable() => {
+                let mut ready = ready?;
+                // Every connection waiting, each answered as it is taken.
+                loop {
+                    match ready.get_inner().accept() {
+                        Ok((mut stream, _)) => {
+                            // A fresh socket's buffer takes one short line at once; a client
+                            // that went away already is no concern of the others.
+                            let _ = stream.write_all(greeting.as_bytes());
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            ready.clear_ready();
+                            break;
+                        }
+                        // Out of descriptors, a connection reset before it was accepted, …
+                        Err(e) => {
+                            eprintln!("accept: {e}");
+                            break;
+                        }
+                    }
+                }
+            }
         }
     }
-    // Our copy of the socket closes; the manager's keeps it listening for the next run.
+    // Every accepted connection was answered in the loop. Our copy of the socket closes; the
+    // manager's keeps it listening, its backlog waiting for the next run.
     drop(listener);
-    let finished =
-        tokio::time::timeout(Duration::from_secs(5), async { while writing.join_next().await.is_some() {} });
-    if finished.await.is_err() {
-        writing.abort_all();
-    }
     Ok(())
-}
-
-/// Writes the greeting now if the socket takes it (it always does: an empty buffer), else
-/// in a task; dropping the stream closes it.
-fn answer(stream: tokio::net::TcpStream, greeting: &str, writing: &mut JoinSet<()>) {
-    let rest = match stream.try_write(greeting.as_bytes()) {
-        Ok(n) => &greeting[n..],
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => greeting,
-        Err(_) => return, // the client is gone
-    };
-    if !rest.is_empty() {
-        let rest = rest.to_owned();
-        let mut stream = stream;
-        writing.spawn(async move {
-            let _ = stream.write_all(rest.as_bytes()).await;
-        });
-    }
 }
