@@ -555,6 +555,9 @@ case_m5_notify_reload() {
     _m_expect_journal $u 'Changed running -> reload-signal' >/dev/null
     _m_expect_journal $u 'Changed reload-signal -> reload-notify' >/dev/null
     _m_expect_journal $u 'Changed reload-notify -> running' >/dev/null
+    # 262 refuses a notify-reload service without a SIGHUP handler at READY=1
+    # (m11_reload_handler_required): the service's is installed before.
+    _m_no_journal $u 'lacks handler for reload signal'
     e2e_stop $u
 }
 
@@ -996,4 +999,241 @@ case_m10_example_pollster() {
     _m_expect_journal $u "$(e2e_notify_re "$pid" "READY=1, STATUS=Waiting for work")"
     _m_expect_journal $u "$(e2e_notify_re "$pid" "STOPPING=1, STATUS=Finishing")"
     _m_expect_journal $u "stop requested; cleaning up"
+}
+
+# ---------------------------------------------------------------- 11. protocol lines by version
+
+# The lines whose support differs between releases (the feature × version table of
+# tests/e2e/README.md), each sent by fixture-proto (typed NotifyState, Notifier) under
+# units/matrix-proto.service; what the manager made of it, from `systemctl show` and the
+# journal. Where a release lacks the feature, the case shows that the manager ignores the
+# line (a property keeps its value) or the setting (its own warning).
+
+# _m_proto_install PROTO [DROPIN_TEXT]: install matrix-proto.service as matrix-proto-PROTO.service
+# (with the drop-in, if given), kept loaded; prints the unit name.
+_m_proto_install() {
+    local u=matrix-proto-$1.service
+    # shellcheck disable=SC2034  # (read by e2e_install_unit)
+    local E2E_SUBST_PROTO=$1
+    _m_bin fixture-proto
+    E2E_NO_RELOAD=1 e2e_install_unit matrix-proto.service "$u"
+    if [ -n "${2:-}" ]; then
+        E2E_NO_RELOAD=1 e2e_install_dropin "$u" matrix <<<"$2"
+    fi
+    e2e_daemon_reload
+    _m_keep "$u"
+}
+
+# NOTIFYACCESS= (254+) changes the unit's NotifyAccess= at run time; 247 and 252 take the
+# datagram and ignore the line: NotifyAccess stays "main".
+case_m11_notify_access() {
+    local u=matrix-proto-notify-access.service pid
+    _m_proto_install notify-access
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    _m_expect_journal $u "$(e2e_notify_re "$pid" "READY=1, NOTIFYACCESS=all")"
+    if e2e_systemd_at_least 254; then
+        e2e_assert_property $u NotifyAccess all
+    else
+        e2e_assert_property $u NotifyAccess main
+        _m_say "systemd $E2E_SYSTEMD_VERSION ignores NOTIFYACCESS= (NotifyAccess= stays main)"
+    fi
+    _m_props $u NotifyAccess
+    e2e_stop $u
+}
+
+# MAINPIDFD=1 with a pidfd (257+): the pidfd's process (a `sleep` the fixture spawned) is
+# the new main process; 247-254 ignore the line (and close the fd): MainPID stays the
+# fixture's.
+case_m11_mainpidfd() {
+    local u=matrix-proto-mainpidfd.service pid child
+    _m_proto_install mainpidfd
+    e2e_start $u
+    _m_expect_journal $u 'fixture-proto: barrier passed'
+    child=$(sed -n 's/.*fixture-proto: child sleep is pid \([0-9][0-9]*\)$/\1/p' <<<"$_M_JOURNAL" | tail -n 1)
+    pid=$(sed -n 's/.*: Forked .*fixture-proto as \([0-9][0-9]*\)\( (.*)\)\{0,1\}$/\1/p' <<<"$_M_JOURNAL" | tail -n 1)
+    [ -n "$child" ] && [ -n "$pid" ] || e2e_fail "no child or fixture PID in the journal"
+    _m_expect_journal $u "$(e2e_notify_re "$pid" "READY=1, MAINPIDFD=1")"
+    if e2e_systemd_at_least 257; then
+        e2e_assert_property $u MainPID "$child"
+        _m_expect_journal $u "New main PID $child belongs to service"
+    else
+        e2e_assert_property $u MainPID "$pid"
+        _m_no_journal $u "New main PID"
+        _m_say "systemd $E2E_SYSTEMD_VERSION ignores MAINPIDFD=1: MainPID stays the fixture ($pid), not the child ($child)"
+    fi
+    _m_props $u MainPID,ExecMainPID
+    e2e_stop $u
+}
+
+# EXIT_STATUS= is informational on every release: the manager logs the datagram, the unit's
+# result is the process's own exit (0 here, after EXIT_STATUS=7).
+case_m11_exit_status() {
+    local u=matrix-proto-exit-status.service
+    _m_proto_install exit-status
+    e2e_start $u
+    e2e_wait_for_property $u ActiveState inactive 10
+    _m_expect_journal $u "$(e2e_notify_re '[0-9]+' "STOPPING=1, EXIT_STATUS=7")"
+    _m_expect_journal $u 'Main process exited, code=exited, status=0/SUCCESS'
+    e2e_assert_property $u Result success
+    e2e_assert_property $u ExecMainStatus 0
+    _m_props $u Result,ExecMainCode,ExecMainStatus
+}
+
+# STATUS= and ERRNO= on every release (StatusText, StatusErrno); BUSERROR= and
+# VARLINKERROR= as StatusBusError/StatusVarlinkError from 257 (earlier managers have no
+# such property; the line is in the logged datagram).
+case_m11_status_errors() {
+    local u=matrix-proto-errors.service pid
+    _m_proto_install errors
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    _m_expect_journal $u "$(e2e_notify_re "$pid" "READY=1, STATUS=degraded, ERRNO=5, BUSERROR=org\.freedesktop\.DBus\.Error\.TimedOut, VARLINKERROR=io\.systemd\.Example\.Failed")"
+    e2e_assert_property $u StatusText degraded
+    e2e_assert_property $u StatusErrno 5
+    if e2e_systemd_at_least 257; then
+        e2e_assert_property $u StatusBusError org.freedesktop.DBus.Error.TimedOut
+        e2e_assert_property $u StatusVarlinkError io.systemd.Example.Failed
+        _m_props $u StatusText,StatusErrno,StatusBusError,StatusVarlinkError
+    else
+        [ -z "$(e2e_systemctl show -p StatusBusError,StatusVarlinkError $u)" ] ||
+            e2e_fail "systemd $E2E_SYSTEMD_VERSION has StatusBusError/StatusVarlinkError"
+        _m_props $u StatusText,StatusErrno
+        _m_say "systemd $E2E_SYSTEMD_VERSION has no StatusBusError/StatusVarlinkError property"
+    fi
+    e2e_stop $u
+}
+
+# FDSTOREREMOVE=1 + FDNAME= (every release): of two stored fds the named one is closed.
+case_m11_fdstore_remove() {
+    local u=matrix-proto-fdstore-remove.service pid
+    _m_proto_install fdstore-remove
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    e2e_assert_property $u NFileDescriptorStore 2
+    touch "$E2E_SCRATCH/gate"
+    e2e_wait_for_property $u StatusText "removed a" 10
+    e2e_assert_property $u NFileDescriptorStore 1
+    _m_props $u NFileDescriptorStore,StatusText
+    _m_expect_journal $u "$(e2e_notify_re "$pid" "FDSTOREREMOVE=1, FDNAME=a")"
+    _m_expect_journal $u 'Got explicit request to remove fd [0-9]+ \(a\), closing\.'
+    e2e_stop $u
+}
+
+# FDPOLL=0 (every release): the write ends of two stored pipes are closed; the manager drops
+# the polled one on its hang-up and keeps the one stored with FDPOLL=0.
+case_m11_fdpoll() {
+    local u=matrix-proto-fdpoll.service pid
+    _m_proto_install fdpoll
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    _m_expect_journal $u "$(e2e_notify_re "$pid" "FDSTORE=1, FDNAME=unpolled, FDPOLL=0")"
+    _m_expect_journal $u 'Received EPOLLHUP on stored fd [0-9]+ \(polled\), closing\.'
+    e2e_assert_property $u NFileDescriptorStore 1
+    _m_no_journal $u '\(unpolled\), closing'
+    _m_props $u NFileDescriptorStore
+    e2e_stop $u
+}
+
+# WATCHDOG_USEC= (every release) replaces WatchdogSec=1: WatchdogUSec=30s, and the service,
+# which never pings, is not killed.
+case_m11_watchdog_usec() {
+    local u=matrix-proto-watchdog-usec.service pid
+    _m_proto_install watchdog-usec $'[Service]\nWatchdogSec=1'
+    e2e_start $u
+    pid=$(e2e_show $u MainPID)
+    _m_expect_journal $u "$(e2e_notify_re "$pid" "READY=1, WATCHDOG_USEC=30000000")"
+    e2e_assert_property $u WatchdogUSec 30s
+    _m_hold $u MainPID "$pid" 1.5
+    e2e_assert_property $u ActiveState active
+    _m_no_journal $u 'Watchdog timeout'
+    _m_props $u WatchdogUSec,ActiveState,MainPID
+    e2e_stop $u
+}
+
+# RESTART_RESET=1 (262; 258-261 not run): the restart counter goes back to 0; 247-257 ignore
+# the line (NRestarts stays 1).
+case_m11_restart_reset() {
+    local u=matrix-proto-restart-reset.service pid
+    _m_proto_install restart-reset $'[Service]\nRestart=on-failure\nRestartSec=100ms'
+    e2e_start $u || true # the first run exits 1 (Restart=on-failure)
+    _m_expect_journal $u 'restart counter is at 1' 10
+    _m_expect_journal $u "$(e2e_notify_re '[0-9]+' "READY=1, RESTART_RESET=1")" 10
+    e2e_wait_for_property $u ActiveState active 10
+    if e2e_systemd_at_least 262; then
+        e2e_assert_property $u NRestarts 0
+        _m_expect_journal $u 'Got RESTART_RESET=1, resetting restart counter from 1\.'
+    elif e2e_systemd_at_least 258; then
+        e2e_skip "not known which of 258-261 has RESTART_RESET=1 (only 257 and 262 are run)"
+    else
+        e2e_assert_property $u NRestarts 1
+        _m_say "systemd $E2E_SYSTEMD_VERSION ignores RESTART_RESET=1 (NRestarts stays 1)"
+    fi
+    _m_props $u NRestarts,ActiveState
+    e2e_stop $u
+}
+
+# Before 253 there is no Type=notify-reload: the manager says it cannot parse the type and
+# runs the unit as Type=simple (why the notify-reload cases skip there).
+case_m11_notify_reload_absent() {
+    e2e_systemd_at_least 253 && e2e_skip "systemd $E2E_SYSTEMD_VERSION has Type=notify-reload (m5_notify_reload)"
+    local u=matrix-reload-absent.service
+    e2e_install_unit_text $u <<'EOT'
+[Service]
+Type=notify-reload
+ExecStart=@PYTHON@ @HELPERS@/sdnotify-helper.py sleep 30
+EOT
+    e2e_assert_property $u Type simple
+    _m_props $u Type
+    _m_journal_all "$u:[0-9]+: Failed to parse service type, ignoring: notify-reload$" | sed 's/^/    | /' | grep . ||
+        e2e_fail "no 'Failed to parse service type' line"
+}
+
+# Before 254 there is no FileDescriptorStorePreserve=: the manager warns about an unknown
+# key (247 and 252 word it differently).
+case_m11_fdstore_preserve_absent() {
+    e2e_systemd_at_least 254 && e2e_skip "systemd $E2E_SYSTEMD_VERSION has FileDescriptorStorePreserve= (m7_fdstore_preserve)"
+    local u=matrix-preserve-absent.service re
+    e2e_install_unit_text $u <<'EOT'
+[Service]
+FileDescriptorStorePreserve=yes
+ExecStart=@PYTHON@ @HELPERS@/sdnotify-helper.py sleep 30
+EOT
+    [ -z "$(e2e_systemctl show -p FileDescriptorStorePreserve $u)" ] || e2e_fail "the property exists" # (loads the unit)
+    if e2e_systemd_at_least 252; then
+        re="Unknown key 'FileDescriptorStorePreserve' in section \[Service\], ignoring\.$"
+    else
+        re="Unknown key name 'FileDescriptorStorePreserve' in section 'Service', ignoring\.$"
+    fi
+    _m_journal_all "$u:[0-9]+: $re" | sed 's/^/    | /' | grep . || e2e_fail "no unknown-key warning /$re/"
+}
+
+# 262 checks, when READY=1 of a Type=notify-reload service arrives, that the main process
+# has a handler for the reload signal, and refuses the start otherwise (253-257 do not
+# check). The self-test helper without its handlers; our fixtures pass (m5_notify_reload).
+case_m11_reload_handler_required() {
+    e2e_requires_version 253 "notify-reload"
+    local u=matrix-reload-no-handler.service rc=0
+    e2e_install_unit_text $u <<'EOT'
+[Service]
+Type=notify-reload
+ExecStart=@PYTHON@ @HELPERS@/sdnotify-helper.py send READY=1 sleep 30
+TimeoutStartSec=10
+EOT
+    _m_keep $u
+    e2e_start $u || rc=$?
+    if e2e_systemd_at_least 262; then
+        [ "$rc" != 0 ] || e2e_fail "the start without a SIGHUP handler succeeded"
+        e2e_wait_for_property $u ActiveState failed 10
+        e2e_assert_property $u Result protocol
+        _m_expect_journal $u 'Main process [0-9]+ lacks handler for reload signal HUP, refusing service startup\.'
+    elif e2e_systemd_at_least 258; then
+        e2e_skip "not known which of 258-261 added the check (only 257 and 262 are run)"
+    else
+        [ "$rc" = 0 ] || e2e_fail "start failed: $(e2e_show_line $u)"
+        e2e_assert_property $u ActiveState active
+        _m_no_journal $u 'lacks handler'
+        _m_say "systemd $E2E_SYSTEMD_VERSION does not check for a reload-signal handler"
+    fi
+    _m_props $u ActiveState,Result
 }
