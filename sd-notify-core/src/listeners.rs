@@ -272,9 +272,10 @@ pub enum ListenerError {
         rule: Rule,
     },
     /// The descriptor the manager passed under this name is not the kind of socket asked
-    /// for (a UDP socket where a TCP listener was asked for, …). It is left in the table
-    /// (and in the store): a later call for the right type may take it, and
-    /// [`release_unclaimed_listeners`] closes it otherwise.
+    /// for (a UDP socket where a TCP listener was asked for, …). It is closed and removed
+    /// from the store (`FDSTOREREMOVE=1`), so that the next start binds a new socket
+    /// instead of failing again; a `.socket` unit passes it again (fix the unit). The
+    /// name stays unclaimed: a second call binds a new socket.
     WrongKind {
         /// The listener's name.
         name: String,
@@ -469,19 +470,25 @@ where
             continue;
         }
         let fd = table.passed[index].as_fd();
-        let kind = match sys::socket_kind(fd) {
-            Ok(kind) => kind,
-            Err(e) => {
-                let found = if e.raw_os_error() == Some(libc::ENOTSOCK) {
-                    "not a socket".to_owned()
-                } else {
-                    format!("not inspectable ({e})")
-                };
-                return Err(wrong_kind(name, found, expected));
-            }
+        let found = match sys::socket_kind(fd) {
+            Ok(kind) if kind.fits(expected) => None,
+            Ok(kind) => Some(kind.describe()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => Some("not a socket".to_owned()),
+            Err(e) => Some(format!("not inspectable ({e})")),
         };
-        if !kind.fits(expected) {
-            return Err(wrong_kind(name, kind.describe(), expected));
+        if let Some(found) = found {
+            // Stale (the program now wants another kind under this name) or a unit's
+            // mistake: either way of no use. Out of the store, so that the next start
+            // does not fail the same way (a `.socket` unit passes it again: fix the unit).
+            drop(table.passed.remove(index));
+            if let Some(notifier) = crate::default_notifier().ok().flatten() {
+                remove_from_store(notifier, name);
+            }
+            return Err(ListenerError::WrongKind {
+                name: name.to_owned(),
+                found,
+                expected: expected.describe(),
+            });
         }
         match <L as sealed::Sealed<A>>::bound(fd) {
             Ok(bound) if wanted.matches(&bound) => {
@@ -588,10 +595,6 @@ pub fn release_unclaimed_listeners() {
         }
     }
     drop(passed);
-}
-
-fn wrong_kind(name: &str, found: String, expected: Kind) -> ListenerError {
-    ListenerError::WrongKind { name: name.to_owned(), found, expected: expected.describe() }
 }
 
 /// `FDSTORE=1` + `FDNAME=<name>` with the socket; a failure is a warning.
