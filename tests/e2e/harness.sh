@@ -782,6 +782,7 @@ e2e_run_case() {
     E2E__CASE_UNITS=$E2E_TMP/case-$name.units
     : >"$E2E__CASE_UNITS"
     E2E_CASE=$name
+    _e2e_lock_case
     E2E_CASE_SINCE="@${EPOCHREALTIME/,/.}"
     (
         # Only the main harness process holds the lifeline.
@@ -792,9 +793,15 @@ e2e_run_case() {
         "case_$name"
     ) >"$log" 2>&1 &
     E2E__CASE_PID=$!
-    # Watchdog by polling (no helper process that could outlive us).
+    # Watchdog by polling (no helper process that could outlive us). The time a case
+    # waited for the machine (e2e_exclusive) is added once.
+    local extended=0
     deadline=$(_e2e_deadline "$E2E_CASE_TIMEOUT")
     while kill -0 "$E2E__CASE_PID" 2>/dev/null; do
+        if [ "$extended" = 0 ] && [ -s "$log.waited" ]; then
+            extended=1
+            deadline=$((deadline + $(cat "$log.waited") * 1000000))
+        fi
         if ! _e2e_before "$deadline"; then
             echo "e2e: case timed out after ${E2E_CASE_TIMEOUT}s" >>"$log"
             kill -TERM "$E2E__CASE_PID" 2>/dev/null
@@ -805,6 +812,8 @@ e2e_run_case() {
     wait "$E2E__CASE_PID"
     rc=$?
     E2E__CASE_PID=""
+    _e2e_unlock_case
+    rm -f "$log.waited"
 
     if [ "$rc" = 0 ]; then
         E2E_PASSED=$((E2E_PASSED + 1))
@@ -825,6 +834,41 @@ e2e_run_case() {
     # shellcheck disable=SC2034
     E2E_CASE="" E2E_CASE_SINCE="" E2E__CASE_UNITS=""
     return 0
+}
+
+# Versions run side by side (run --jobs N) share E2E_LOCK_DIR: every case holds a shared
+# lock on "share" while it runs; e2e_exclusive (in a case) first takes "turnstile" (so no
+# other worker starts a case) and then turns its share into an exclusive lock (waiting for
+# the cases running elsewhere to end). Both are released after the case. Without
+# E2E_LOCK_DIR (one version at a time) all of this is a no-op.
+E2E__TURN_FD="" E2E__SHARE_FD=""
+_e2e_lock_case() {
+    [ -n "${E2E_LOCK_DIR:-}" ] || return 0
+    if [ -z "$E2E__TURN_FD" ]; then
+        exec {E2E__TURN_FD}>>"$E2E_LOCK_DIR/turnstile" {E2E__SHARE_FD}>>"$E2E_LOCK_DIR/share" ||
+            e2e_die "cannot open the locks in $E2E_LOCK_DIR"
+    fi
+    flock -x "$E2E__TURN_FD" && flock -s "$E2E__SHARE_FD" && flock -u "$E2E__TURN_FD" ||
+        e2e_die "cannot lock $E2E_LOCK_DIR"
+}
+_e2e_unlock_case() {
+    [ -n "$E2E__SHARE_FD" ] || return 0
+    flock -u "$E2E__SHARE_FD"
+    flock -u "$E2E__TURN_FD"
+}
+
+# e2e_exclusive [WHY]: call first in a case that must have the machine to itself (CPU
+# hogs, timing under load): when versions run side by side (run --jobs N), wait until the
+# cases running for the other versions have ended and start no other until this one ends.
+# The wait does not count against E2E_CASE_TIMEOUT. One version at a time: no-op.
+e2e_exclusive() {
+    [ -n "$E2E__SHARE_FD" ] || return 0
+    local t0 waited
+    t0=$(_e2e_now)
+    flock -x "$E2E__TURN_FD" && flock -x "$E2E__SHARE_FD" || e2e_fail "cannot take the exclusive lock"
+    waited=$(_e2e_elapsed "$t0")
+    echo "$(( ${waited%.*} + 1 ))" >"$E2E_TMP/case-$E2E_CASE.log.waited"
+    echo "  [e2e] exclusive${1:+ ($1)}: waited ${waited}s for the other versions' running cases"
 }
 
 # ERR trap of a case: where in the case file it failed (first frame outside
