@@ -498,6 +498,7 @@ where
                 if let Err(e) = socket.set_blocking() {
                     diag::warning!("listener {name:?}: could not make the passed socket blocking: {e}");
                 }
+                settle_duplicates(table, name, socket.as_fd());
                 return Ok(socket);
             }
             Ok(bound) => {
@@ -567,34 +568,65 @@ pub fn release_unclaimed_listeners() {
     }
     let notifier = crate::default_notifier().ok().flatten();
     let passed = std::mem::take(&mut table.passed);
-    let mut names: Vec<&str> = passed.iter().map(ListenFd::name).collect();
-    names.dedup();
+    let mut names: Vec<&str> = Vec::new();
+    for p in &passed {
+        if !names.contains(&p.name()) {
+            names.push(p.name());
+        }
+    }
     for name in names {
         let count = passed.iter().filter(|p| p.name() == name).count();
-        let claimed = table.claimed.iter().any(|c| c == name);
-        let removable = !claimed && NotifyState::FdName(name).validate().is_ok();
+        // (A name asked for never has descriptors left here: the call took them all.)
+        let removable = notifier.filter(|_| NotifyState::FdName(name).validate().is_ok());
         let what = if count == 1 { "a descriptor".to_owned() } else { format!("{count} descriptors") };
-        if claimed {
-            diag::warning!(
-                "the service manager passed {what} more under the name {name:?}, which is in use: \
-                 closed (two sources for one name? a .socket unit and the store)"
-            );
-        } else {
-            diag::warning!(
-                "the service manager passed {what} under the name {name:?}, which no listener asked \
-                 for: closed{}",
-                if removable && notifier.is_some() {
-                    " and removed from the file descriptor store"
-                } else {
-                    ""
-                }
-            );
-        }
-        if let (true, Some(notifier)) = (removable, notifier) {
+        diag::warning!(
+            "the service manager passed {what} under the name {name:?}, which no listener asked \
+             for: closed{}",
+            if removable.is_some() { " and removed from the file descriptor store" } else { "" }
+        );
+        if let Some(notifier) = removable {
             remove_from_store(notifier, name);
         }
     }
     drop(passed);
+}
+
+/// The other descriptors passed under `name` once `chosen` was taken: the same socket again
+/// (a `.socket` unit's, stored as well) is closed quietly; other sockets (a stale stored one
+/// beside a `.socket` unit's, an old address) are closed and removed from the store, and
+/// `chosen` is stored again, since `FDSTOREREMOVE=1` removes every descriptor of the name.
+fn settle_duplicates(table: &mut Table, name: &str, chosen: BorrowedFd<'_>) {
+    let (others, rest): (Vec<ListenFd>, Vec<ListenFd>) =
+        std::mem::take(&mut table.passed).into_iter().partition(|p| p.name() == name);
+    table.passed = rest;
+    if others.is_empty() {
+        return;
+    }
+    let id = identity(chosen);
+    let stale = others.iter().filter(|o| id.is_none() || identity(o.as_fd()) != id).count();
+    drop(others);
+    if stale == 0 {
+        return;
+    }
+    let notifier = crate::default_notifier().ok().flatten();
+    diag::warning!(
+        "listener {name:?}: the service manager passed {stale} other socket{} under this name: \
+         closed{}",
+        if stale == 1 { "" } else { "s" },
+        if notifier.is_some() { " and removed from the file descriptor store" } else { "" }
+    );
+    if let Some(notifier) = notifier {
+        remove_from_store(notifier, name);
+        table.stored += 1;
+        store(notifier, name, chosen);
+    }
+}
+
+/// The device and inode of the file behind `fd` (which socket it is).
+fn identity(fd: BorrowedFd<'_>) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::File::from(fd.try_clone_to_owned().ok()?).metadata().ok()?;
+    Some((meta.dev(), meta.ino()))
 }
 
 /// `FDSTORE=1` + `FDNAME=<name>` with the socket; a failure is a warning.

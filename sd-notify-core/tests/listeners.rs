@@ -320,6 +320,48 @@ fn an_unclaimed_descriptor_is_reported_once_closed_and_removed_from_the_store() 
 }
 
 #[test]
+fn the_same_socket_passed_twice_under_a_name_is_quietly_closed_once() {
+    let (r, notify) = manager();
+    let http = TcpListener::bind("127.0.0.1:0").unwrap();
+    let again = http.try_clone().unwrap(); // a .socket unit's socket, stored as well
+    let port = http.local_addr().unwrap().port().to_string();
+    let inodes = format!("{0},{0}", inode(http.as_raw_fd()));
+    let env =
+        [notify, ("LISTEN_FDNAMES", os("http:http")), ("PORT", os(&port)), ("PASSED_INODES", os(&inodes))];
+    let out = run_child("duplicates", &[&http, &again], &env);
+    assert_eq!(out.inode("http"), inode(http.as_raw_fd()));
+    assert_nothing_queued(&r);
+    assert_eq!(out.warnings(), Vec::<&str>::new());
+}
+
+#[test]
+fn a_stale_socket_beside_the_one_in_use_leaves_the_store_and_the_one_in_use_is_stored_again() {
+    let (r, notify) = manager();
+    let stale = TcpListener::bind("127.0.0.1:0").unwrap();
+    let http = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = http.local_addr().unwrap().port().to_string();
+    let inodes = format!("{},{}", inode(stale.as_raw_fd()), inode(http.as_raw_fd()));
+    let env = [
+        notify,
+        ("LISTEN_FDNAMES", os("http:http")),
+        ("PORT", os(&port)),
+        ("FDSTORE", os("4")),
+        ("PASSED_INODES", os(&inodes)),
+    ];
+    let out = run_child("duplicates", &[&stale, &http], &env);
+    assert_eq!(out.inode("http"), inode(http.as_raw_fd()));
+    assert_eq!(recv(&r).bytes(), b"FDSTOREREMOVE=1\nFDNAME=http");
+    assert_eq!(expect_stored(&r, "http"), inode(http.as_raw_fd()), "the one in use, stored again");
+    assert_nothing_queued(&r);
+    let warnings = out.warnings();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("passed 1 other socket under this name: closed and removed"),
+        "{warnings:?}"
+    );
+}
+
+#[test]
 fn under_sd_service_the_ready_marker_releases_what_no_listener_took() {
     let (r, notify) = manager();
     let http = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -421,6 +463,16 @@ fn child_entry() {
             assert_eq!(err.to_string(), "listener \"http\" was already asked for in this process");
         }
         "service" => assert_eq!(child_service(), std::process::ExitCode::SUCCESS),
+        "duplicates" => {
+            let port = env("PORT");
+            let l = listener("http", format!("127.0.0.1:{port}"), TcpListener::bind).unwrap();
+            print_inode("http", &l);
+            // One descriptor left of the passed ones: the listener's.
+            let sockets: Vec<u64> = [3, 4].into_iter().filter(|&fd| is_open(fd)).map(inode).collect();
+            let passed: Vec<u64> = env("PASSED_INODES").split(',').map(|i| i.parse().unwrap()).collect();
+            assert_eq!(sockets.iter().filter(|i| passed.contains(i)).count(), 1, "{sockets:?} {passed:?}");
+            release_unclaimed_listeners(); // nothing left to report
+        }
         "listen_fds_first" => {
             let fds = sd_notify_core::listen_fds().unwrap();
             assert_eq!(fds.len(), 1);
