@@ -172,7 +172,7 @@ _s_check_jobs() {
 # MainPID, 100 reloads performed (STATUS and the fixture's record).
 case_s1_reload_100() {
     _s_versions 253
-    local u=stress-reload.service log=$E2E_SCRATCH/stress-reload.log pid i t0 t ms min=999999 max=0 total
+    local u=stress-reload.service log=$E2E_SCRATCH/stress-reload.log pid i t0 t ms min=999999 max=0 total n
     _s_bin fixture-stress-reload
     e2e_install_unit $u
     e2e_start $u
@@ -201,11 +201,19 @@ case_s1_reload_100() {
     _s_jnone 'timed out|[Tt]imeout' "a timeout"
     [ "$(_s_jcount 'Changed reload-notify -> running')" = 100 ] ||
         e2e_fail "$(_s_jcount 'Changed reload-notify -> running') 'reload-notify -> running', expected 100"
-    [ "$(_s_jcount "$(_s_from "$pid")RELOADING=1, MONOTONIC_USEC=[0-9]+\)?$")" = 100 ] ||
-        e2e_fail "expected 100 RELOADING=1 from PID $pid"
-    _s_say "100 'Changed reload-notify -> running', 100 RELOADING=1 + MONOTONIC_USEC= from PID $pid, no timeout in the journal"
+    # One RELOADING=1 per SIGHUP (from its handler); one more when a SIGHUP lands between
+    # a round's READY=1 and the crate's look at the signal count right after it: the next
+    # round then announces itself too (reload.rs: it cannot tell whether the manager saw
+    # that SIGHUP's RELOADING=1 before or after the READY=1). The manager, already in
+    # reload-notify by then, ignores the second one. Hence >= 100; the pair is printed.
+    n=$(_s_jcount "$(_s_from "$pid")RELOADING=1, MONOTONIC_USEC=[0-9]+\)?$")
+    ((n >= 100)) || e2e_fail "$n RELOADING=1 from PID $pid, expected >= 100"
+    _s_say "100 'Changed reload-notify -> running', $n RELOADING=1 + MONOTONIC_USEC= from PID $pid ($((n - 100)) announced by a round), no timeout in the journal"
+    if ((n > 100)); then
+        _s_jshow "$(_s_from "$pid")(RELOADING|READY)=1" | awk '/RELOADING/ { if (prev ~ /RELOADING/) { print prevline; print } } { prev = $0; prevline = $0 }'
+    fi
     _s_check_sighups_covered $u "$log"
-    ((S_SIGHUPS == 100 && S_ROUNDS == 100)) || e2e_fail "expected 100 SIGHUPs and 100 rounds"
+    ((S_ROUNDS == 100)) || e2e_fail "expected 100 rounds, the fixture performed $S_ROUNDS"
     e2e_stop $u
 }
 
