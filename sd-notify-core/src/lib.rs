@@ -119,6 +119,36 @@
 //! call: the process-wide notifier keeps the address it read first, whatever the environment
 //! says later.
 //!
+//! # Which systemd does what
+//! The end-to-end suite (`tests/e2e`, run by CI) starts real managers of the releases our
+//! users run — 247 (Debian 11), 252 (Debian 12, RHEL 9), 254, 257 (Debian 13) and the newest
+//! (262) — and checks each line below against what the manager itself reports (`systemctl
+//! show`, its journal); the case names and the details are in `tests/e2e/README.md`.
+//! "ignored" means the manager takes the message and does nothing with that line.
+//!
+//! | protocol line | 247 | 252 | 254 | 257 | 262 |
+//! |---|---|---|---|---|---|
+//! | `READY=1`, `STATUS=`, `STOPPING=1`, `ERRNO=` | yes | yes | yes | yes | yes |
+//! | `WATCHDOG=1`, `WATCHDOG=trigger`, `WATCHDOG_USEC=` | yes | yes | yes | yes | yes |
+//! | `EXTEND_TIMEOUT_USEC=` | yes | yes | yes | yes | yes |
+//! | `MAINPID=` | yes | yes | yes | yes | yes |
+//! | `FDSTORE=1`, `FDNAME=`, `FDSTOREREMOVE=1`, `FDPOLL=0` | yes | yes | yes | yes | yes |
+//! | `FileDescriptorStorePreserve=` (unit setting) | unknown | unknown | yes | yes | yes |
+//! | `NOTIFYACCESS=` | ignored | ignored | yes | yes | yes |
+//! | `Type=notify-reload` with `RELOADING=1` + `MONOTONIC_USEC=` | unknown type | unknown type | yes | yes | yes |
+//! | notify-reload: SIGHUP handler required at `READY=1` | — | — | no | no | yes (start refused without) |
+//! | `RELOADING=1` under `Type=notify` + `ExecReload=kill -HUP` | yes | yes | yes | yes | yes |
+//! | `BARRIER=1` ([`barrier`]) | yes | yes | yes, logged | yes, logged | yes, logged |
+//! | `MAINPIDFD=1` | ignored | ignored | ignored | yes | yes |
+//! | `BUSERROR=`, `VARLINKERROR=` as unit properties | no | no | no | yes | yes |
+//! | `RESTART_RESET=1` | ignored | ignored | ignored | ignored | yes |
+//! | `EXIT_STATUS=` | informational (logged; the unit's result is the exit code) | same | same | same | same |
+//!
+//! Under `#[sd_service(reload)]` the SIGHUP handler is installed before `READY=1`, so 262's
+//! check passes; on 247 and 252 use `Type=notify` with `ExecReload=kill -HUP $MAINPID` (the
+//! reload then works the same, but `systemctl reload` may return before it finished). Each
+//! [`NotifyState`] variant that needs a newer manager says since which release.
+//!
 //! # Platforms
 //! Linux has everything. Other Unix systems compile: the functions are no-ops when
 //! `NOTIFY_SOCKET` is unset (always, there) and return [`Error::Unsupported`] for an explicit

@@ -63,47 +63,82 @@ pub enum NotifyState<'a> {
     Ready,
     /// `RELOADING=1`: a reload began. Send it together with [`NotifyState::MonotonicUsec`] (see
     /// [`NotifyState::reloading_now`]) or `systemctl reload` of a `Type=notify-reload` unit hangs.
+    ///
+    /// Since systemd 217; the `Type=notify-reload` protocol since systemd 253 (verified by the end-to-end suite on
+    /// 254, 257, 262; 247 and 252 do not know the type, and there it starts a reload under
+    /// `Type=notify` with `ExecReload=kill -HUP $MAINPID`).
     Reloading,
     /// `STOPPING=1`: shutdown began.
     Stopping,
     /// `MONOTONIC_USEC=`: `CLOCK_MONOTONIC` in µs, see [`NotifyState::monotonic_now`].
+    ///
+    /// Since systemd 253, with `Type=notify-reload` (verified by the end-to-end suite on 254, 257, 262).
     MonotonicUsec(u64),
     /// `STATUS=`: one line of free text shown by `systemctl status`; empty clears it.
     /// No `\n`, `\r`, NUL or `\` (see [`sanitize_status`](crate::sanitize_status)).
     Status(&'a str),
     /// `NOTIFYACCESS=`: change the unit's `NotifyAccess=` at run time.
+    ///
+    /// Since systemd 254 (verified by the end-to-end suite: 254, 257, 262 apply it; 247 and 252 ignore it).
     NotifyAccess(NotifyAccess),
     /// `ERRNO=`: the error number of a failure, 0–4095.
     Errno(i32),
     /// `BUSERROR=`: a D-Bus error name such as `org.freedesktop.DBus.Error.TimedOut`.
+    ///
+    /// Since systemd 233; shown as the unit property `StatusBusError` since systemd 257
+    /// (verified by the end-to-end suite; 247–254 have no such property).
     BusError(&'a str),
     /// `VARLINKERROR=`: a Varlink error name such as `io.systemd.Example.NotFound`.
+    ///
+    /// Since systemd 257 (verified by the end-to-end suite: the unit property `StatusVarlinkError` on 257 and
+    /// 262; 247–254 have no such property).
     VarlinkError(&'a str),
     /// `EXIT_STATUS=`: the exit status the service is about to exit with (informational).
+    ///
+    /// Documented since systemd 254. No release uses it for the unit's result: 247–262 log
+    /// the message and report the process's own exit code (verified by the end-to-end suite).
     ExitStatus(u8),
     /// `MAINPID=`: the unit's main process (1–2147483647).
     MainPid(u32),
     /// `MAINPIDFD=1`: the main process is given as a pidfd passed with the message.
+    ///
+    /// Since systemd 257 (verified by the end-to-end suite: 257 and 262 take the pidfd's process as the main
+    /// process; 247, 252 and 254 ignore the line and keep the old one). Send
+    /// [`NotifyState::MainPid`] too for older managers.
     MainPidFd,
     /// `MAINPIDFDID=`: the inode id of the pidfd, to detect PID reuse.
+    ///
+    /// Since systemd 257 (not checked by the end-to-end suite).
     MainPidFdId(u64),
     /// `WATCHDOG=1`: the keep-alive ping.
     Watchdog,
     /// `WATCHDOG=trigger`: fire the watchdog action now.
+    ///
+    /// Since systemd 243 (verified by the end-to-end suite on 247–262).
     WatchdogTrigger,
     /// `WATCHDOG_USEC=`: a new watchdog timeout in µs (full `u64`).
+    ///
+    /// Since systemd 233 (verified by the end-to-end suite on 247–262).
     WatchdogUsec(u64),
     /// `EXTEND_TIMEOUT_USEC=`: push the current start/stop/runtime timer to now + value (µs).
+    ///
+    /// Since systemd 236 (verified by the end-to-end suite on 247–262).
     ExtendTimeoutUsec(u64),
     /// `RESTART_RESET=1`: reset the unit's restart counter.
+    ///
+    /// Since systemd 258 (verified by the end-to-end suite: 262 resets `NRestarts`; 247–257 ignore the line).
     RestartReset,
     /// `FDSTORE=1`: store the descriptors passed with this message.
     FdStore,
     /// `FDSTOREREMOVE=1`: drop the stored descriptors named by [`NotifyState::FdName`].
+    ///
+    /// Since systemd 236 (verified by the end-to-end suite on 247–262).
     FdStoreRemove,
     /// `FDNAME=`: name of stored descriptors: 1–255 printable ASCII bytes, no `:` or `\`.
     FdName(&'a str),
     /// `FDPOLL=0`: don't watch the stored descriptors for hang-up.
+    ///
+    /// Since systemd 246 (verified by the end-to-end suite on 247–262).
     FdPollDisable,
     /// A private extension `X_KEY=value`; systemd ignores it. The key must start with `X_`
     /// and consist of `A–Z`, `0–9`, `_`.
