@@ -1,6 +1,8 @@
-//! The end-to-end suite: `tests/e2e/run` starts private systemd 252 and 254 managers (as
-//! root, in namespaces; see `tests/e2e/README.md`) and runs the fixture services of this
-//! package and the example services as real units under them.
+//! The end-to-end suite: `tests/e2e/run --systemd all --jobs 2` starts private systemd 247,
+//! 252, 254, 257 and the newest (Debian unstable's) managers, two at a time (as root, in
+//! namespaces; see `tests/e2e/README.md`), and runs the fixture services of this package and
+//! the example services as real units under them. The first run builds the managers' cache
+//! (`~/.cache/sd-notify-e2e`: Debian packages and two debootstrapped roots, a few minutes).
 //!
 //! The fixtures are this package's binaries (built by `cargo test` for this test); the
 //! examples belong to `sd-notify-examples`, so the test builds them with a nested
@@ -12,8 +14,9 @@
 //! Skipped, with the reason on stderr, when not run as root or when the harness says it
 //! cannot run here (exit status 2), unless `SD_NOTIFY_E2E_REQUIRED=1` (CI), which turns
 //! both into failures. `SD_NOTIFY_E2E_ARGS` adds arguments to the harness, e.g.
-//! `SD_NOTIFY_E2E_ARGS="--systemd 254 --case m5"`. The harness's output is streamed as it
-//! runs (with `-v`: each case prints the properties and journal lines that prove it).
+//! `SD_NOTIFY_E2E_ARGS="--systemd 254 --case m5"` (later arguments win). The harness's
+//! output is streamed as it runs, each version's when that version ends (with `-v`: each
+//! case prints the properties and journal lines that prove it).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -22,21 +25,26 @@ use std::time::Instant;
 
 /// A fixture of this package: its directory is the harness's `--bin-dir`.
 const FIXTURE: &str = env!("CARGO_BIN_EXE_fixture-async");
-/// The other fixtures the matrix uses (named so that Cargo builds them before this test).
-const OTHER_FIXTURES: [&str; 4] = [
+/// The other fixtures the cases use (named so that Cargo builds them before this test).
+const OTHER_FIXTURES: [&str; 8] = [
     env!("CARGO_BIN_EXE_fixture-sync"),
     env!("CARGO_BIN_EXE_fixture-sync-no-handle"),
     env!("CARGO_BIN_EXE_fixture-mainpid"),
     env!("CARGO_BIN_EXE_fixture-fdstore"),
+    env!("CARGO_BIN_EXE_fixture-proto"),
+    env!("CARGO_BIN_EXE_fixture-fork"),
+    env!("CARGO_BIN_EXE_fixture-stress-reload"),
+    env!("CARGO_BIN_EXE_fixture-stress-watchdog"),
 ];
 /// The example services the matrix runs.
-const EXAMPLES: [&str; 6] = [
+const EXAMPLES: [&str; 7] = [
     "lifecycle-demo",
     "tokio-server",
     "socket-activated",
     "sync-worker",
     "pollster-service",
     "health-watchdog",
+    "zero-downtime",
 ];
 
 /// A line on the real stderr: libtest captures `eprintln!` of a passing test, and a skip
@@ -76,7 +84,7 @@ fn e2e_under_real_systemd() {
 
     let mut harness = Command::new(workspace.join("tests/e2e/run"));
     harness
-        .args(["--systemd", "all", "-v", "--bin-dir"])
+        .args(["--systemd", "all", "--jobs", "2", "-v", "--bin-dir"])
         .arg(bin_dir)
         .arg("--examples-dir")
         .arg(&examples_dir);
