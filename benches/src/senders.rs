@@ -75,17 +75,26 @@ pub enum Impl {
     CSdNotify,
     /// The floor: `send(2)` of the same bytes on a cached connected `AF_UNIX` datagram socket.
     Floor,
+    /// The second floor: `sendto(2)` of the same bytes on a cached *unbound* socket, naming the
+    /// address every time (what libsystemd does, minus its socket per call).
+    FloorSendto,
+    /// A reference, not a floor: `sendmsg(2)` on the connected socket with an iovec of the
+    /// pieces (`"KEY="`, value) instead of one contiguous buffer (the alternative to copying
+    /// the pieces into a buffer; compare it with [`Impl::Floor`]).
+    FloorIovec,
 }
 
 impl Impl {
     /// All, in report order; the floor last.
-    pub const ALL: [Impl; 7] = [
+    pub const ALL: [Impl; 9] = [
         Impl::OursSend,
         Impl::OursNotify,
         Impl::OursGlobal,
         Impl::SdNotify,
         Impl::Libsystemd,
         Impl::CSdNotify,
+        Impl::FloorIovec,
+        Impl::FloorSendto,
         Impl::Floor,
     ];
 
@@ -99,6 +108,8 @@ impl Impl {
             Impl::Libsystemd => "libsystemd",
             Impl::CSdNotify => "c-sd_notify",
             Impl::Floor => "floor",
+            Impl::FloorSendto => "floor-sendto",
+            Impl::FloorIovec => "iovec-sendmsg",
         }
     }
 
@@ -111,7 +122,9 @@ impl Impl {
             Impl::SdNotify => "`sd-notify` 0.5: `sd_notify::notify(&[…])`",
             Impl::Libsystemd => "`libsystemd` 0.7: `daemon::notify(false, &[…])`",
             Impl::CSdNotify => "C `sd_notify(0, …)` (libsystemd.so.0, dlopen)",
-            Impl::Floor => "floor: `libc::send` on a cached connected socket",
+            Impl::Floor => "floor: `send(2)` on a connected socket",
+            Impl::FloorSendto => "floor: `sendto(2)` on an unbound socket",
+            Impl::FloorIovec => "reference: `sendmsg(2)`, iovec of the pieces, connected",
         }
     }
 
@@ -123,6 +136,11 @@ impl Impl {
     /// Ours (the ones with a target).
     pub fn is_ours(self) -> bool {
         matches!(self, Impl::OursSend | Impl::OursNotify | Impl::OursGlobal)
+    }
+
+    /// One of the two floors or the iovec reference (raw system calls, no library).
+    pub fn is_raw(self) -> bool {
+        matches!(self, Impl::Floor | Impl::FloorSendto | Impl::FloorIovec)
     }
 }
 
@@ -169,15 +187,31 @@ fn dl_error() -> String {
     }
 }
 
-/// A connected, close-on-exec `AF_UNIX` datagram socket to `address` (path or abstract).
-pub fn connected_socket(address: &NotifyAddress) -> std::io::Result<OwnedFd> {
+/// A close-on-exec `AF_UNIX` datagram socket, neither bound nor connected.
+pub fn unbound_socket() -> std::io::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the result is checked before use.
     let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
     }
     // SAFETY: `fd` was just returned by socket(2) and is owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A connected, close-on-exec `AF_UNIX` datagram socket to `address` (path or abstract).
+pub fn connected_socket(address: &NotifyAddress) -> std::io::Result<OwnedFd> {
+    let fd = unbound_socket()?;
+    let (sa, len) = sockaddr(address)?;
+    // SAFETY: `sa` is a valid sockaddr_un and `len` does not exceed its size.
+    let rc = unsafe { libc::connect(fd.as_raw_fd(), (&raw const sa).cast::<libc::sockaddr>(), len) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+/// `address` as a `sockaddr_un` and its length.
+pub fn sockaddr(address: &NotifyAddress) -> std::io::Result<(libc::sockaddr_un, libc::socklen_t)> {
     // SAFETY: all-zero is a valid sockaddr_un.
     let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -201,14 +235,7 @@ pub fn connected_socket(address: &NotifyAddress) -> std::io::Result<OwnedFd> {
     for (dst, src) in sa.sun_path.iter_mut().zip(&bytes) {
         *dst = *src as c_char;
     }
-    // SAFETY: `sa` is a valid sockaddr_un and `len` does not exceed its size.
-    let rc = unsafe {
-        libc::connect(fd.as_raw_fd(), (&raw const sa).cast::<libc::sockaddr>(), len as libc::socklen_t)
-    };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(fd)
+    Ok((sa, len as libc::socklen_t))
 }
 
 /// One implementation, prepared to send one payload again and again.
@@ -227,6 +254,10 @@ pub enum Sender {
     C(SdNotifyFn, CString),
     /// [`Impl::Floor`].
     Floor(OwnedFd, Vec<u8>),
+    /// [`Impl::FloorSendto`].
+    FloorSendto(OwnedFd, Box<(libc::sockaddr_un, libc::socklen_t)>, Vec<u8>),
+    /// [`Impl::FloorIovec`]: the socket, `"KEY="` and the value.
+    FloorIovec(OwnedFd, &'static [u8], &'static [u8]),
 }
 
 impl Sender {
@@ -260,7 +291,20 @@ impl Sender {
                 Sender::C(f, CString::new(payload.bytes()).map_err(|e| e.to_string())?)
             }
             Impl::Floor => {
-                Sender::Floor(connected_socket(address).map_err(|e| e.to_string())?, payload.bytes())
+                let fd = connected_socket(address).map_err(|e| e.to_string())?;
+                Sender::Floor(fd, payload.bytes())
+            }
+            Impl::FloorSendto => Sender::FloorSendto(
+                unbound_socket().map_err(|e| e.to_string())?,
+                Box::new(sockaddr(address).map_err(|e| e.to_string())?),
+                payload.bytes(),
+            ),
+            Impl::FloorIovec => {
+                let (key, value): (&'static [u8], &'static [u8]) = match payload {
+                    Payload::Ready => (b"READY=", b"1"),
+                    Payload::Status60 => (b"STATUS=", STATUS_VALUE.as_bytes()),
+                };
+                Sender::FloorIovec(connected_socket(address).map_err(|e| e.to_string())?, key, value)
             }
         })
     }
@@ -311,6 +355,35 @@ impl Sender {
                 let n = unsafe {
                     libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), libc::MSG_NOSIGNAL)
                 };
+                if n < 0 { Err(std::io::Error::last_os_error().to_string()) } else { Ok(()) }
+            }
+            Sender::FloorSendto(fd, sa, bytes) => {
+                let (sa, len) = &**sa;
+                // SAFETY: `bytes` is valid for reads of its length, `sa` is a valid sockaddr_un
+                // of `len` bytes; `fd` is a live socket.
+                let n = unsafe {
+                    libc::sendto(
+                        fd.as_raw_fd(),
+                        bytes.as_ptr().cast(),
+                        bytes.len(),
+                        libc::MSG_NOSIGNAL,
+                        (&raw const *sa).cast::<libc::sockaddr>(),
+                        *len,
+                    )
+                };
+                if n < 0 { Err(std::io::Error::last_os_error().to_string()) } else { Ok(()) }
+            }
+            Sender::FloorIovec(fd, key, value) => {
+                let iov = [
+                    libc::iovec { iov_base: key.as_ptr() as *mut libc::c_void, iov_len: key.len() },
+                    libc::iovec { iov_base: value.as_ptr() as *mut libc::c_void, iov_len: value.len() },
+                ];
+                // SAFETY: msghdr is plain old data; all-zero is a valid empty header.
+                let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+                msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+                msg.msg_iovlen = iov.len() as _;
+                // SAFETY: `msg` points to `iov`, whose buffers are static; the kernel only reads.
+                let n = unsafe { libc::sendmsg(fd.as_raw_fd(), &msg, libc::MSG_NOSIGNAL) };
                 if n < 0 { Err(std::io::Error::last_os_error().to_string()) } else { Ok(()) }
             }
         }

@@ -77,9 +77,17 @@ impl Message {
         if states.is_empty() {
             return Err(Error::EmptyMessage);
         }
-        let mut msg = Message::new();
+        let mut msg = Message::uninit();
         msg.push_all_fresh(states)?;
         Ok(msg)
+    }
+
+    /// [`Message::new`] for run time: `Message::new()` is a constant, which the compiler may
+    /// materialise with a 4 KiB `memset` (it fills the uninitialised bytes of a partly
+    /// initialised constant with zeros); this builds the empty message field by field.
+    #[inline(always)]
+    pub(crate) fn uninit() -> Self {
+        Message { buf: uninit_buf(), len: 0, wants_fds: false }
     }
 
     /// Appends `states` to a message that is still empty, in one pass: each state is
@@ -88,15 +96,25 @@ impl Message {
     /// states before the failing one: callers drop it.
     pub(crate) fn push_all_fresh(&mut self, states: &[NotifyState<'_>]) -> Result<(), Error> {
         debug_assert!(self.is_empty());
-        for (i, state) in states.iter().enumerate() {
-            state.validate()?;
-            let key = state.key();
-            if states[..i].iter().any(|earlier| earlier.key() == key) {
+        let Some((first, _)) = states.split_first() else { return Ok(()) };
+        // The first state needs no duplicate check: the common one-state call is this line.
+        self.push_checked_line(first)?;
+        for (i, state) in states.iter().enumerate().skip(1) {
+            if states[..i].iter().any(|earlier| earlier.key() == state.key()) {
                 return Err(Error::DuplicateKey { key: state.error_key() });
             }
-            self.put_line(key.as_bytes(), state.value_bytes(&mut [0; MAX_NUMBER_LEN]))?;
-            self.wants_fds |= matches!(state, NotifyState::FdStore | NotifyState::MainPidFd);
+            self.push_checked_line(state)?;
         }
+        Ok(())
+    }
+
+    /// Validates `state` and appends its line (duplicates are the caller's to check).
+    #[inline(always)]
+    fn push_checked_line(&mut self, state: &NotifyState<'_>) -> Result<(), Error> {
+        let mut scratch = [0; MAX_NUMBER_LEN];
+        let pieces = state.checked_line(&mut scratch)?;
+        self.put_pieces(pieces)?;
+        self.wants_fds |= state.takes_fds();
         Ok(())
     }
 
@@ -118,7 +136,7 @@ impl Message {
     pub fn push(&mut self, state: NotifyState<'_>) -> Result<&mut Self, Error> {
         state.validate()?;
         self.check_new_key(state.key(), || state.error_key())?;
-        self.put_line(state.key().as_bytes(), state.value_bytes(&mut [0; MAX_NUMBER_LEN]))?;
+        self.put_pieces([state.key().as_bytes(), b"=", state.value_bytes(&mut [0; MAX_NUMBER_LEN])])?;
         self.wants_fds |= matches!(state, NotifyState::FdStore | NotifyState::MainPidFd);
         Ok(self)
     }
@@ -203,24 +221,27 @@ impl Message {
         Ok(())
     }
 
-    /// Appends `KEY=VALUE` (after a `\n` if there is a line already), or fails with
-    /// [`Error::MessageTooLong`] leaving the message unchanged. Validation is the caller's.
-    fn put_line(&mut self, key: &[u8], value: &[u8]) -> Result<(), Error> {
-        let sep = usize::from(self.len > 0);
-        let end = self.len + sep + key.len() + 1 + value.len();
+    /// Appends a line given in pieces (after a `\n` if there is a line already), or fails
+    /// with [`Error::MessageTooLong`] leaving the message unchanged. Validation is the caller's.
+    #[inline]
+    pub(crate) fn put_pieces(&mut self, pieces: [&[u8]; 3]) -> Result<(), Error> {
+        let mut at = self.len;
+        // Each piece is a slice, so the sum cannot overflow: the lengths are at most isize::MAX.
+        let end = at + usize::from(at > 0) + pieces[0].len() + pieces[1].len() + pieces[2].len();
         if end > MAX_MESSAGE_LEN {
             return Err(Error::MessageTooLong);
         }
-        let line = &mut self.buf[self.len..end];
-        let (sep_byte, rest) = line.split_at_mut(sep);
-        if let Some(b) = sep_byte.first_mut() {
-            b.write(b'\n');
+        let buf = &mut self.buf[..end];
+        if at > 0 {
+            buf[at].write(b'\n');
+            at += 1;
         }
-        let (key_bytes, rest) = rest.split_at_mut(key.len());
-        copy_into(key_bytes, key);
-        let (eq, value_bytes) = rest.split_at_mut(1);
-        copy_into(eq, b"=");
-        copy_into(value_bytes, value);
+        for piece in pieces {
+            if !piece.is_empty() {
+                copy_into(&mut buf[at..at + piece.len()], piece);
+                at += piece.len();
+            }
+        }
         self.len = end;
         Ok(())
     }
@@ -294,6 +315,14 @@ impl fmt::Write for Writer<'_> {
         self.len = end;
         Ok(())
     }
+}
+
+/// An uninitialised buffer, made at run time (see [`Message::uninit`]).
+#[inline(always)]
+fn uninit_buf() -> [MaybeUninit<u8>; MAX_MESSAGE_LEN] {
+    // SAFETY: an array of `MaybeUninit<u8>` needs no initialisation: every bit pattern,
+    // including none, is a valid value of each element.
+    unsafe { MaybeUninit::<[MaybeUninit<u8>; MAX_MESSAGE_LEN]>::uninit().assume_init() }
 }
 
 /// Initialises `dst` with `src` (same length; the compiler makes this a `memcpy`).

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::address::{NotifyAddress, Repr, VsockKind};
 use crate::error::{AddressError, Error};
 use crate::message::Message;
-use crate::state::{NotifyState, duration_usec};
+use crate::state::{MAX_NUMBER_LEN, NotifyState, duration_usec};
 use crate::sys;
 
 /// How long a send may wait for room in the manager's queue before it fails with
@@ -81,6 +81,13 @@ struct UnixTarget {
 }
 
 impl UnixTarget {
+    /// The socket, if it is made and connected.
+    #[inline(always)]
+    fn ready_socket(&self) -> Option<BorrowedFd<'_>> {
+        let socket = self.socket.get()?;
+        self.connected.load(Ordering::Acquire).then(|| socket.as_fd())
+    }
+
     /// (Re)associates the socket with the address; `connected` stays false if that fails,
     /// so the next send tries again.
     fn connect(&self, socket: BorrowedFd<'_>) -> Result<(), Error> {
@@ -231,10 +238,26 @@ impl Notifier {
     /// notifier.notify(&[NotifyState::Stopping, NotifyState::Status("shutting down")])?;
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
+    #[inline]
     pub fn notify(&self, states: &[NotifyState<'_>]) -> Result<(), Error> {
+        if let [state] = states {
+            // One state, the common call: validated and cut into pieces once; a constant line
+            // (`READY=1`, `WATCHDOG=1`, …) goes out as it is, without being copied anywhere.
+            let mut scratch = [0; MAX_NUMBER_LEN];
+            let pieces = state.checked_line(&mut scratch)?;
+            if state.takes_fds() {
+                return Err(Error::FdMismatch);
+            }
+            if let [line, &[], &[]] = pieces {
+                return self.send_plain(line);
+            }
+            let mut msg = Message::uninit();
+            msg.put_pieces(pieces)?;
+            return self.send_plain(msg.as_bytes());
+        }
         // Built in place (returning the 4 KiB message from a constructor would copy it), in
         // a buffer nobody zeroes: only the bytes of the datagram are ever written.
-        let mut msg = Message::new();
+        let mut msg = Message::uninit();
         msg.push_all_fresh(states)?;
         self.send(&msg)
     }
@@ -253,8 +276,31 @@ impl Notifier {
     /// notifier.send(&ping)?;
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
+    #[inline]
     pub fn send(&self, msg: &Message) -> Result<(), Error> {
-        self.send_checked(msg, &[], None)
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        if msg.wants_fds() {
+            return Err(Error::FdMismatch);
+        }
+        self.send_plain(msg.as_bytes())
+    }
+
+    /// Sends a checked, non-empty datagram without descriptors. The hot path: socket made and
+    /// connected, one `send(2)` that succeeds; anything else takes the general path (a failed
+    /// attempt continues there, without the datagram being sent twice).
+    #[inline(always)]
+    fn send_plain(&self, bytes: &[u8]) -> Result<(), Error> {
+        if let Target::Unix(t) = &self.target {
+            if let Some(socket) = t.ready_socket() {
+                return match sys::send_once(socket, bytes) {
+                    Ok(()) => Ok(()),
+                    Err(e) => self.send_unix_failed(t, socket, e, bytes, &[], None, sys::Wait::Block),
+                };
+            }
+        }
+        self.send_raw(bytes, &[], None)
     }
 
     /// Sends a prepared message with `options`: file descriptors (SCM_RIGHTS), on behalf of
@@ -491,6 +537,10 @@ impl Notifier {
         }
     }
 
+    /// One datagram on the target's socket: on the hot path (socket made and connected, no
+    /// descriptors, no credentials, the send succeeds) a few checks and one `send(2)`;
+    /// everything else is in the cold functions it calls.
+    #[inline]
     fn send_unix(
         &self,
         t: &UnixTarget,
@@ -500,6 +550,31 @@ impl Notifier {
         wait: sys::Wait,
     ) -> Result<(), Error> {
         let socket = self.connected_socket(t)?;
+        let first = if fds.is_empty() && creds.is_none() {
+            sys::send_flags(socket, bytes, wait)
+        } else {
+            sys::send_msg(socket, None, bytes, fds, creds, wait)
+        };
+        match first {
+            Ok(()) => Ok(()),
+            Err(e) => self.send_unix_failed(t, socket, e, bytes, fds, creds, wait),
+        }
+    }
+
+    /// What follows a first attempt of [`Notifier::send_unix`] that failed with `e`.
+    #[cold]
+    #[inline(never)]
+    #[allow(clippy::too_many_arguments)]
+    fn send_unix_failed(
+        &self,
+        t: &UnixTarget,
+        socket: BorrowedFd<'_>,
+        e: io::Error,
+        bytes: &[u8],
+        fds: &[BorrowedFd<'_>],
+        creds: Option<sys::Credentials>,
+        wait: sys::Wait,
+    ) -> Result<(), Error> {
         let attempt = |creds: Option<sys::Credentials>| {
             if fds.is_empty() && creds.is_none() {
                 sys::send_flags(socket, bytes, wait)
@@ -507,13 +582,15 @@ impl Notifier {
                 sys::send_msg(socket, None, bytes, fds, creds, wait)
             }
         };
-        let result = match attempt(creds) {
+        let result = if is_stale_connection(&e) {
             // The manager re-created its socket (or went away): connect afresh, once.
-            Err(e) if is_stale_connection(&e) => {
-                t.connect(socket)?;
-                attempt(creds)
-            }
-            other => other,
+            t.connect(socket)?;
+            attempt(creds)
+        } else if e.kind() == io::ErrorKind::Interrupted {
+            // A signal came before anything was sent (a first attempt by `send_once`).
+            attempt(creds)
+        } else {
+            Err(e)
         };
         match result {
             // As libsystemd: a PID we may not claim is sent again under our own.
@@ -526,7 +603,18 @@ impl Notifier {
 
     /// The process's socket for this target, created (close-on-exec, send buffer raised,
     /// send timeout set) and connected on first use.
+    #[inline]
     fn connected_socket<'a>(&self, t: &'a UnixTarget) -> Result<BorrowedFd<'a>, Error> {
+        match t.ready_socket() {
+            Some(socket) => Ok(socket),
+            None => self.connect_socket(t),
+        }
+    }
+
+    /// [`Notifier::connected_socket`] when the socket is not yet made or not connected.
+    #[cold]
+    #[inline(never)]
+    fn connect_socket<'a>(&self, t: &'a UnixTarget) -> Result<BorrowedFd<'a>, Error> {
         let socket = self.unix_socket(t)?;
         if !t.connected.load(Ordering::Acquire) {
             t.connect(socket)?;
@@ -535,10 +623,18 @@ impl Notifier {
     }
 
     /// The process's socket for this target, created on first use.
+    #[inline]
     fn unix_socket<'a>(&self, t: &'a UnixTarget) -> Result<BorrowedFd<'a>, Error> {
         if let Some(socket) = t.socket.get() {
             return Ok(socket.as_fd());
         }
+        self.create_socket(t)
+    }
+
+    /// [`Notifier::unix_socket`] the first time: makes the socket.
+    #[cold]
+    #[inline(never)]
+    fn create_socket<'a>(&self, t: &'a UnixTarget) -> Result<BorrowedFd<'a>, Error> {
         let _creating = t.create.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if t.socket.get().is_none() {
             let socket = sys::unix_dgram_socket()?;
@@ -709,7 +805,12 @@ pub(crate) fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
 ///
 /// # References
 /// [`sd_notify(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
+#[inline]
 pub fn notify(states: &[NotifyState<'_>]) -> Result<(), Error> {
+    // The hot path: the process-wide notifier exists already (one load, one compare).
+    if let Some(Ok(Some(n))) = PROCESS_WIDE.get() {
+        return n.notify(states);
+    }
     match Notifier::from_env()? {
         Some(n) => n.notify(states),
         None => Message::from_states(states).map(drop), // still validate: fail the same everywhere

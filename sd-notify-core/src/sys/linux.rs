@@ -182,6 +182,15 @@ pub(crate) fn send_flags(fd: BorrowedFd<'_>, bytes: &[u8], wait: Wait) -> io::Re
     .map(drop)
 }
 
+/// One `send(2)` attempt (`MSG_NOSIGNAL`, blocking up to the socket's timeout), without the
+/// retry on `EINTR`: the hot path of a prepared message; the caller handles every error.
+#[inline(always)]
+pub(crate) fn send_once(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<()> {
+    // SAFETY: `bytes` is valid for reads of its length for the duration of the call.
+    let sent = unsafe { libc::send(fd.as_raw_fd(), bytes.as_ptr().cast(), bytes.len(), Wait::Block.flags()) };
+    if sent < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
 /// This process's ID (`getpid(2)`, async-signal-safe; after `fork` it is the child's).
 pub(crate) fn getpid() -> u32 {
     // SAFETY: getpid() has no preconditions and cannot fail.

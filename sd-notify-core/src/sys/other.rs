@@ -123,6 +123,9 @@ pub(crate) enum Wait {
 pub(crate) fn send_flags(_: BorrowedFd<'_>, _: &[u8], _: Wait) -> io::Result<()> {
     unsupported()
 }
+pub(crate) fn send_once(_: BorrowedFd<'_>, _: &[u8]) -> io::Result<()> {
+    unsupported()
+}
 pub(crate) fn getpid() -> u32 {
     std::process::id()
 }
