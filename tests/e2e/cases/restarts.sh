@@ -167,7 +167,7 @@ _r_expect_clean() {
 # The fd store: 100 × systemctl restart, then 20 × SIGKILL with Restart=on-failure; one
 # socket throughout, no connection refused, reset or left unanswered.
 case_restarts_fd_store() {
-    local inode pid line stored
+    local inode pid line stored warned
     _r_install
     e2e_start $R_UNIT
     pid=$(e2e_show $R_UNIT MainPID)
@@ -176,6 +176,15 @@ case_restarts_fd_store() {
     _r_holds "$pid" "$inode" || e2e_fail "main process $pid does not hold socket $inode"
     e2e_assert_property $R_UNIT NFileDescriptorStore 1
     _r_say "listening socket $inode on 127.0.0.1:$R_PORT, stored (NFileDescriptorStore=1)"
+    # systemd >= 254 sets $FDSTORE (FileDescriptorStoreMax=): no warning. Older managers do
+    # not, so the first run (nothing passed yet) warns once that it cannot tell.
+    warned=$(e2e_journal_count "$R_UNIT" 'FDSTORE is not set')
+    if e2e_systemd_at_least 254; then
+        [ "$warned" = 0 ] || e2e_fail "warned about \$FDSTORE under systemd $E2E_SYSTEMD_VERSION"
+    else
+        [ "$warned" = 1 ] || e2e_fail "expected one warning about \$FDSTORE, got $warned"
+    fi
+    _r_say "warnings about \$FDSTORE: $warned"
 
     _r_phase store-restart restart "$R_RESTARTS" "$inode"
     _r_expect_clean "$R_LINE" "fd store, systemctl restart"
