@@ -61,7 +61,15 @@ if [ "${E2E_SYSTEMD_MODE:-}" = usr ]; then
     [ -x "$R/usr/lib/systemd/systemd" ] || die "E2E_SYSTEMD_ROOT=$R holds no usr/lib/systemd/systemd"
     [ -L /bin ] && [ -L /lib ] || die "host without merged /usr: cannot bind $R/usr over /usr"
     mount -n --bind "$R/usr" /usr || die "bind mount $R/usr on /usr"
-    mount -n -o remount,bind,ro /usr || die "remount /usr read-only"
+    # Read-only, so that nothing run here changes the cached root. The remount was seen
+    # to fail now and then with "mount point is busy" (runs side by side): a few tries,
+    # then on read-write, saying so.
+    ro=0
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        mount -n -o remount,bind,ro /usr 2>>"$LOGS/ns-init-remount.log" && { ro=1; break; }
+        sleep 0.1
+    done
+    [ "$ro" = 1 ] || log "warning: /usr (= $R/usr) stays read-write: $(tail -n 1 "$LOGS/ns-init-remount.log")"
 elif [ -n "${E2E_SYSTEMD_ROOT:-}" ]; then
     R=$E2E_SYSTEMD_ROOT
     [ -x "$R/usr/lib/systemd/systemd" ] || [ -x "$R/lib/systemd/systemd" ] ||
