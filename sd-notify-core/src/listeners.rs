@@ -358,8 +358,6 @@ struct Table {
     passed: Vec<ListenFd>,
     /// Names asked for so far.
     claimed: Vec<String>,
-    /// Whether anything was passed at all (under any name).
-    anything_passed: bool,
     /// Sockets this process stored.
     stored: usize,
     /// One warning about a disabled store per process.
@@ -371,7 +369,7 @@ impl Table {
     /// an empty table); malformed variables are an error, and nothing is taken.
     fn from_env() -> Result<Table, EnvError> {
         match crate::listen_fds_with_names() {
-            Ok(passed) => Ok(Table { anything_passed: !passed.is_empty(), passed, ..Table::default() }),
+            Ok(passed) => Ok(Table { passed, ..Table::default() }),
             Err(EnvError::AlreadyTaken) => {
                 diag::warning!(
                     "listen_fds() took the descriptors the service manager passed before listener() \
@@ -418,11 +416,21 @@ impl Table {
 /// - **Changed address**: passed descriptors under `name` bound elsewhere (the
 ///   configuration changed) are removed from the store (`FDSTOREREMOVE=1` + `FDNAME=`),
 ///   closed, and replaced by a new socket, with one warning.
+/// - **Wrong kind** (a UDP socket under a name asked for as a TCP listener, …): a
+///   [`ListenerError::WrongKind`]; that descriptor is closed and removed from the store, so
+///   the next start binds a new socket instead of failing again.
+/// - **Several under the name**: the first that fits is used; the same socket passed twice
+///   (a `.socket` unit's that was stored as well) is closed quietly; other sockets are closed
+///   and removed from the store (with one warning), and the one in use is stored again.
 /// - **New**: without a passed descriptor, `bind(addr)` makes the socket, and it goes to the
 ///   store. Without `NOTIFY_SOCKET` nothing is stored (nothing to store it in). A store the
-///   unit did not enable (`$FDSTORE` unset: no `FileDescriptorStoreMax=`) gets one warning
-///   that the socket will not survive a restart; the manager drops what it is sent. A send
-///   that fails is a warning too: the socket works, it only will not survive a restart.
+///   unit did not enable gets one warning that the socket will not survive a restart and
+///   which setting to add (the manager drops what it is sent): systemd ≥ 254 sets
+///   `$FDSTORE` to `FileDescriptorStoreMax=` when the store is on, so its absence says so.
+///   Older managers never set it, so there the warning (which says so) also comes when the
+///   store is on, but only when a socket is stored, not when one is reused: at the first
+///   start. More sockets stored than `$FDSTORE` allows: one warning too. A send that fails is a warning: the socket works, it only will
+///   not survive a restart.
 ///
 /// Socket activation and the store are the same to this function: a `.socket` unit's
 /// socket with `FileDescriptorName=http` is reused as one stored under `http`.
@@ -661,15 +669,11 @@ fn check_store_enabled(table: &mut Table, name: &str) {
     if max == 0 {
         table.warned_store = true;
         diag::warning!(
-            "listener {name:?}: $FDSTORE is not set, so the unit's file descriptor store is \
-             disabled and the socket will not survive a restart (connections arriving then are \
-             refused): add FileDescriptorStoreMax=N (N ≥ the number of listeners) to the unit's \
-             [Service] section{}",
-            if table.anything_passed {
-                ""
-            } else {
-                " (systemd before 254 does not set $FDSTORE: there, ignore this if the unit has it)"
-            }
+            "listener {name:?}: $FDSTORE is not set, so the unit has no file descriptor store and \
+             the socket will not survive a restart (connections arriving then are refused): add \
+             FileDescriptorStoreMax=N (N ≥ the number of listeners) to the unit's [Service] \
+             section (managers older than systemd 254 do not set $FDSTORE: there, ignore this if \
+             the unit has the setting)"
         );
     } else if table.stored > max {
         table.warned_store = true;
