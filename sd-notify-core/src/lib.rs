@@ -95,6 +95,11 @@
 //! - **The watchdog**: under `#[sd_service]` the attribute pings ([`ServiceHandle::heartbeat`]
 //!   ties the pings to a loop); by hand, `notify(&[NotifyState::Watchdog])`, or
 //!   [`Notifier::send`] of a prepared message on a hot path.
+//! - **Listening sockets that survive restarts and crashes**: [`ServiceHandle::listener`]
+//!   (or [`listener`] without the attribute) reuses the socket the manager passed under a
+//!   name (its fd store or a `.socket` unit) or binds one and stores it; the unit needs
+//!   `FileDescriptorStoreMax=`. [`listen_fds_with_names`] is the raw form (every passed
+//!   descriptor, nothing stored).
 //!
 //! # From libsystemd to this crate
 //! | libsystemd | here |
