@@ -229,6 +229,29 @@ fn a_passed_listener_on_the_address_is_reused_not_stored_again_and_made_blocking
 }
 
 #[test]
+fn datagram_sockets_udp_and_unix_are_reused_too() {
+    let (r, notify) = manager();
+    let dns = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let dir = std::env::temp_dir().join(format!("sd-notify-listeners-dgram-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("log.sock");
+    let _ = std::fs::remove_file(&path);
+    let log = UnixDatagram::bind(&path).unwrap();
+    let port = dns.local_addr().unwrap().port().to_string();
+    let env = [
+        notify,
+        ("LISTEN_FDNAMES", os("dns:log")),
+        ("PORT", os(&port)),
+        ("SOCK_PATH", path.clone().into_os_string()),
+    ];
+    let out = run_child("datagrams", &[&dns, &log], &env);
+    assert_eq!(out.inode("dns"), inode(dns.as_raw_fd()));
+    assert_eq!(out.inode("log"), inode(log.as_raw_fd()));
+    assert_nothing_queued(&r);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_passed_listener_on_another_address_is_removed_from_the_store_and_replaced() {
     let (r, notify) = manager();
     let passed = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -448,6 +471,14 @@ fn child_entry() {
             print_inode("http", &l);
         }
         "wrong_kind" => child_wrong_kind(),
+        "datagrams" => {
+            let port = env("PORT");
+            let dns = listener("dns", format!("127.0.0.1:{port}"), UdpSocket::bind).unwrap();
+            let log = listener("log", env("SOCK_PATH"), UnixDatagram::bind).unwrap();
+            assert_eq!((dns.as_raw_fd(), log.as_raw_fd()), (3, 4));
+            print_inode("dns", &dns);
+            print_inode("log", &log);
+        }
         "unix" => child_unix(),
         "unclaimed" => {
             let port = env("PORT");
