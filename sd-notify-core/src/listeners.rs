@@ -557,9 +557,8 @@ where
 /// it at the `#[ready]` marker (a service without the marker, whose `READY=1` goes out before
 /// `main` runs, calls it itself). Does nothing if [`listener`] was never called, so the
 /// descriptors of a program that takes them with [`listen_fds`](crate::listen_fds) are left
-/// alone. A descriptor passed under a name that was asked for (a duplicate: a `.socket`
-/// unit and the store under one name) is closed but not removed from the store, which would
-/// remove the socket in use too.
+/// alone. (Descriptors under a name that was asked for never get here: the call settled
+/// them all, see [`listener`].)
 ///
 /// ```no_run
 /// use std::net::TcpListener;
