@@ -391,12 +391,28 @@ fn under_sd_service_the_ready_marker_releases_what_no_listener_took() {
     let old = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = http.local_addr().unwrap().port().to_string();
     let env = [notify, ("LISTEN_FDNAMES", os("http:old")), ("PORT", os(&port)), ("FDSTORE", os("4"))];
+    // The manager's side runs meanwhile, so that the service's exit barrier is answered
+    // (each datagram dropped closes its descriptors) instead of timing out.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let manager = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Ok(n) = r.recv_timeout(Duration::from_millis(20)) {
+                    got.push(String::from_utf8(n.bytes().to_vec()).unwrap());
+                }
+            }
+            while let Some(n) = r.try_recv().unwrap() {
+                got.push(String::from_utf8(n.bytes().to_vec()).unwrap());
+            }
+            got
+        })
+    };
     let out = run_child("service", &[&http, &old], &env);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let got = manager.join().unwrap();
     assert_eq!(out.inode("http"), inode(http.as_raw_fd()));
-    let mut got = Vec::new();
-    while let Some(n) = r.try_recv().unwrap() {
-        got.push(String::from_utf8(n.bytes().to_vec()).unwrap());
-    }
     let remove = got.iter().position(|m| m == "FDSTOREREMOVE=1\nFDNAME=old");
     let ready = got.iter().position(|m| m.starts_with("READY=1"));
     assert!(matches!((remove, ready), (Some(a), Some(b)) if a < b), "{got:?}");
