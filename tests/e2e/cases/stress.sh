@@ -138,19 +138,20 @@ _s_check_sighups_covered() {
         $1 == "reload-done" { done[$2] = $3 }
         END {
             m = split(sighups, s, "\n")
-            bad = 0; maxwait = 0
+            bad = 0; maxwait = 0; during = 0
             for (i = 1; i <= m; i++) {
+                for (r = 1; r <= n; r++) if (start[r] < s[i] && (!(r in done) || s[i] < done[r])) { during++; break }
                 found = 0
                 for (r = 1; r <= n; r++) if (start[r] >= s[i]) { found = r; break }
                 if (!found) { printf "SIGHUP at %d: no reload round started after it (last round %d started at %d)\n", s[i], n, start[n]; bad++; continue }
                 if (!(found in done)) { printf "SIGHUP at %d: round %d started after it but never completed\n", s[i], found; bad++; continue }
                 w = start[found] - s[i]; if (w > maxwait) maxwait = w
             }
-            printf "SUMMARY %d %d %d %d\n", m, n, maxwait, bad
+            printf "SUMMARY %d %d %d %d %d\n", m, n, maxwait, bad, during
         }' "$log")
     grep -v '^SUMMARY' <<<"$out" | sed 's/^/    ! /' || true
-    read -r _ S_SIGHUPS S_ROUNDS S_MAXWAIT S_BAD < <(grep '^SUMMARY' <<<"$out")
-    _s_say "$S_SIGHUPS SIGHUPs (RELOADING=1 + MONOTONIC_USEC= in the journal), $S_ROUNDS reload rounds performed; every SIGHUP followed by a completed round that started after it: $([ "$S_BAD" = 0 ] && echo yes || echo "NO ($S_BAD not)"); longest SIGHUP -> round start: $((S_MAXWAIT / 1000)) ms"
+    read -r _ S_SIGHUPS S_ROUNDS S_MAXWAIT S_BAD S_DURING < <(grep '^SUMMARY' <<<"$out")
+    _s_say "$S_SIGHUPS SIGHUPs (RELOADING=1 + MONOTONIC_USEC= in the journal), $S_DURING of them while a reload round ran, $S_ROUNDS reload rounds performed; every SIGHUP followed by a completed round that started after it: $([ "$S_BAD" = 0 ] && echo yes || echo "NO ($S_BAD not)"); longest SIGHUP -> round start: $((S_MAXWAIT / 1000)) ms"
     [ "$S_BAD" = 0 ] || e2e_fail "$S_BAD SIGHUP(s) not followed by a completed reload round"
 }
 
@@ -308,10 +309,16 @@ _s_reload_queued() {
     merged_waiting=$(_s_jcount "Merged ${u//./\\.}/reload into installed job")
     _s_say "the manager: $installed reload jobs installed, $merged_running requests merged into a running job (re-run), $merged_waiting merged into a waiting one"
     _s_jshow "Installed new job .*/reload|Merged into|/reload finished"
-    ((merged_running >= 1)) || e2e_fail "no request came while a reload job ran (no 'Merged into running job'): the case did not test what it should"
+    # Type=notify-reload: the job lasts as long as the reload, so requests during it merge
+    # into it. ExecReload=kill -HUP: the job may end when kill exits (always on 262 here),
+    # then each request is a job of its own, and the overlap is with the service's round.
+    if [ "$u" = stress-reload.service ]; then
+        ((merged_running >= 1)) || e2e_fail "no request came while a reload job ran (no 'Merged into running job'): the case did not test what it should"
+    fi
     _s_check_jobs $u reload "$installed"
     _s_jnone 'timed out|[Tt]imeout' "a timeout"
     _s_check_sighups_covered $u "$log"
+    ((S_DURING >= 1)) || e2e_fail "no SIGHUP came while a reload round ran: the case did not test what it should"
     e2e_stop $u
 }
 
