@@ -123,7 +123,9 @@ _s_cgroup_procs() {
 # reload jobs, and the crate answers all SIGHUPs seen when a round begins with that round,
 # so the count of rounds is not the count of SIGHUPs; what must hold is: for each SIGHUP
 # X, the first round that started at or after X exists and has a `reload-done`. That
-# covers the last SIGHUP too: none is left without a reload after it. Prints the number
+# covers the last SIGHUP too: none is left without a reload after it. (A round that
+# announces itself sends RELOADING=1 + MONOTONIC_USEC= too, just before it starts: it
+# counts as one more "SIGHUP", covered by that round.) Prints the number
 # of SIGHUPs and rounds, and how long the longest wait from a SIGHUP to the start of its
 # covering round was.
 _s_check_sighups_covered() {
