@@ -6,7 +6,7 @@ use std::hash::{Hash, Hasher};
 use std::mem::MaybeUninit;
 
 use crate::error::{Error, Rule};
-use crate::state::{MAX_NUMBER_LEN, NotifyState, check_text};
+use crate::state::{MAX_NUMBER_LEN, NotifyState, check_text, copy_checked_text};
 
 /// The largest datagram the manager accepts; a longer one is dropped whole.
 ///
@@ -241,6 +241,34 @@ impl Message {
                 copy_into(&mut buf[at..at + piece.len()], piece);
                 at += piece.len();
             }
+        }
+        self.len = end;
+        Ok(())
+    }
+
+    /// Appends `head` and then free `text` checked as it is copied (one pass over the text),
+    /// as the line of a free-text state whose key is `key` (`head` is `KEY=`). The errors and
+    /// their order are [`Message::push`]'s: the text's rule first, then the length.
+    #[inline]
+    pub(crate) fn put_text_line(&mut self, key: &'static str, head: &[u8], text: &str) -> Result<(), Error> {
+        let invalid = |text: &str| {
+            check_text(text).err().map(|rule| Error::InvalidValue { key: Cow::Borrowed(key), rule })
+        };
+        let mut at = self.len;
+        let end = at + usize::from(at > 0) + head.len() + text.len();
+        if end > MAX_MESSAGE_LEN {
+            return Err(invalid(text).unwrap_or(Error::MessageTooLong));
+        }
+        let buf = &mut self.buf[..end];
+        if at > 0 {
+            buf[at].write(b'\n');
+            at += 1;
+        }
+        copy_into(&mut buf[at..at + head.len()], head);
+        at += head.len();
+        if !copy_checked_text(&mut buf[at..], text.as_bytes()) {
+            // The message's length is unchanged: the bytes written past it do not count.
+            return Err(invalid(text).unwrap_or(Error::MessageTooLong));
         }
         self.len = end;
         Ok(())

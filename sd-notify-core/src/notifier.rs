@@ -240,6 +240,12 @@ impl Notifier {
     /// ```
     #[inline]
     pub fn notify(&self, states: &[NotifyState<'_>]) -> Result<(), Error> {
+        if let [NotifyState::Status(text)] = states {
+            // The status line: the text is checked as it is copied, in one pass.
+            let mut msg = Message::uninit();
+            msg.put_text_line("STATUS", b"STATUS=", text)?;
+            return self.send_plain(msg.as_bytes());
+        }
         if let [state] = states {
             // One state, the common call: validated and cut into pieces once; a constant line
             // (`READY=1`, `WATCHDOG=1`, …) goes out as it is, without being copied anywhere.
