@@ -614,7 +614,8 @@ _m_tokio_server_start() {
     e2e_daemon_reload
     _m_keep $u
     e2e_start $u
-    e2e_assert_property $u StatusText "Accepting connections on 127.0.0.1:$M_PORT"
+    # READY=1 comes with STATUS=Accepting connections, the address in the next datagram.
+    e2e_wait_for_property $u StatusText "Accepting connections on 127.0.0.1:$M_PORT" 10
 }
 
 case_m5_tokio_server_reload() {
