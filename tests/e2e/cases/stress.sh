@@ -264,11 +264,14 @@ case_s1_reload_hup_queued() {
     _s_reload_queued stress-reload-hup.service
 }
 
-# _s_reload_queued UNIT: the body of the two cases above.
+# _s_reload_queued UNIT: the body of the two cases above. Reloads take 500 ms here (not
+# 200), so that the requests surely come while one runs, also on a busy machine (run
+# --jobs: each systemctl call then takes longer).
 _s_reload_queued() {
     local u=$1 log=$E2E_SCRATCH/stress-reload.log pid i n installed merged_running merged_waiting bg
     _s_bin fixture-stress-reload
-    e2e_install_unit $u
+    E2E_NO_RELOAD=1 e2e_install_unit $u
+    e2e_install_dropin $u slower <<<$'[Service]\nEnvironment=RELOAD_MS=500'
     e2e_start $u
     pid=$(e2e_show $u MainPID)
 
@@ -599,6 +602,8 @@ _s_jtime() { sed -n 's/^\[ *\([0-9]*\)\.\([0-9]*\)\].*/\1\2/p' <<<"$1" | head -n
 # Result=watchdog.
 case_s4_watchdog_load_60s() {
     _s_versions
+    # The hogs would slow the other versions' cases (run --jobs), and theirs this one.
+    if declare -F e2e_exclusive >/dev/null; then e2e_exclusive "CPU hogs, watchdog timing"; fi
     local u=stress-watchdog.service log=$E2E_SCRATCH/stress-watchdog.log secs=${E2E_STRESS_WATCHDOG_SECS:-60}
     local pid t0 deadline h cpu0 cpu_h1 cpu_h2 cpu_s pings gap line stall fire last_ping jline jt threads
     _s_bin fixture-stress-watchdog
