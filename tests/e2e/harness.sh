@@ -172,6 +172,8 @@ e2e_fetch_systemd() {
         mkdir -p "$E2E_CACHE_DIR" || e2e_die "cannot create cache dir $E2E_CACHE_DIR"
         (
             flock -w 900 9 || e2e_die "timeout waiting for the lock on $dir (another run building it?)"
+            # (We hold the lock: a temp dir left by a killed build is nobody's.)
+            [ -f "$dir/.complete" ] || rm -rf "$dir".tmp.*
             [ -f "$dir/.complete" ] || case $kind in
             deb) _e2e_fetch_unlocked "$want" "$suite" "$dir" ;;
             root) _e2e_debootstrap_unlocked "$suite" "$dir" ;;
