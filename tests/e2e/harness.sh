@@ -9,7 +9,8 @@
 # failure or interruption, via e2e_teardown from the caller's EXIT trap):
 # one temp dir /tmp/sd-notify-e2e.<pid>.XXXXXX, one cgroup of the same name
 # under the host's cgroup2 hierarchy, the namespaces and their processes.
-# Kept between runs: the unpacked systemd packages in $E2E_CACHE_DIR.
+# Kept between runs: the unpacked systemd packages (247, 254) and the
+# debootstrapped roots (257, newest) in $E2E_CACHE_DIR (~/.cache/sd-notify-e2e).
 
 E2E_DIR=${E2E_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 E2E_REPO=${E2E_REPO:-$(cd "$E2E_DIR/../.." && pwd)}
