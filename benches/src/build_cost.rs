@@ -38,6 +38,8 @@ pub struct Build {
     pub cpu: f64,
     /// Crates compiled, as cargo named them.
     pub compiled: Vec<String>,
+    /// The rebuild after touching `src/main.rs`, when asked for: (wall s, CPU s).
+    pub rebuild: Option<(f64, f64)>,
 }
 
 /// All builds of one crate in one profile.
@@ -158,15 +160,18 @@ fn setup(dir: &Path, macros_path: &Path) -> Result<(), String> {
 }
 
 fn build(dir: &Path, member: &str, release: bool) -> Result<Build, String> {
-    build_with(cargo_cmd(dir), dir, member, release)
+    build_with(|| cargo_cmd(dir), dir, member, release, false)
 }
 
-/// One cold build of `member` by `cmd` (a `cargo` command in `dir`), from an empty target
-/// directory that is removed afterwards.
-fn build_with(mut cmd: Command, dir: &Path, member: &str, release: bool) -> Result<Build, String> {
-    let target = dir.join(format!("target-{member}"));
-    let _ = std::fs::remove_dir_all(&target);
-    cmd.args(["build", "--offline", "-p", member]).env("CARGO_TARGET_DIR", &target);
+/// Runs `cargo build --offline -p member` (made by `cmd`) into `target`: (wall s, CPU s,
+/// cargo's stderr).
+fn timed_build(
+    mut cmd: Command,
+    target: &Path,
+    member: &str,
+    release: bool,
+) -> Result<(f64, f64, String), String> {
+    cmd.args(["build", "--offline", "-p", member]).env("CARGO_TARGET_DIR", target);
     if release {
         cmd.arg("--release");
     }
@@ -181,13 +186,43 @@ fn build_with(mut cmd: Command, dir: &Path, member: &str, release: bool) -> Resu
             String::from_utf8_lossy(&out.stderr).trim()
         ));
     }
-    let compiled = String::from_utf8_lossy(&out.stderr)
+    Ok((wall, cpu, String::from_utf8_lossy(&out.stderr).into_owned()))
+}
+
+/// One cold build of `member` by a command of `cmd` (a `cargo` command in `dir`), from an
+/// empty target directory that is removed afterwards; with `rebuild`, then one more build
+/// after `member/src/main.rs` got a new modification time (what an edit of `main.rs` costs).
+fn build_with(
+    cmd: impl Fn() -> Command,
+    dir: &Path,
+    member: &str,
+    release: bool,
+    rebuild: bool,
+) -> Result<Build, String> {
+    let target = dir.join(format!("target-{member}"));
+    let _ = std::fs::remove_dir_all(&target);
+    let (wall, cpu, stderr) = timed_build(cmd(), &target, member, release)?;
+    let compiled = stderr
         .lines()
         .filter_map(|l| l.trim().strip_prefix("Compiling "))
         .map(|l| l.split(" (").next().unwrap_or(l).to_owned())
         .collect();
+    let rebuild = if rebuild {
+        let main = dir.join(member).join("src/main.rs");
+        // A second later than anything the build wrote, so that cargo sees it as newer.
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        std::fs::File::options()
+            .write(true)
+            .open(&main)
+            .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+            .map_err(|e| format!("touching {}: {e}", main.display()))?;
+        let (w, c, _) = timed_build(cmd(), &target, member, release)?;
+        Some((w, c))
+    } else {
+        None
+    };
     let _ = std::fs::remove_dir_all(&target);
-    Ok(Build { wall, cpu, compiled })
+    Ok(Build { wall, cpu, compiled, rebuild })
 }
 
 fn lock_versions(dir: &Path) -> Vec<String> {
@@ -317,6 +352,12 @@ pub const TOKIO_TARGET: f64 = 1.08;
 pub const TOKIO_COMMAND: &str =
     "BENCH_ONLY=build-tokio cargo run --release -p sd-notify-benches --bin bench-all";
 
+/// The builds of 4b: (label, `--release`, `CARGO_INCREMENTAL=0`). Debug with cargo's defaults
+/// (incremental on) is what a user gets; with `CARGO_INCREMENTAL=0` is what CI and the
+/// macro-crate comparison (4a) use.
+const PROFILES: [(&str, bool, bool); 3] =
+    [("debug", false, false), ("debug, `CARGO_INCREMENTAL=0`", false, true), ("release", true, false)];
+
 /// The tokio features of both services: what a real network service uses.
 const TOKIO_FEATURES: &str = r#"["rt-multi-thread", "macros", "net", "signal", "io-util"]"#;
 const WITHOUT: &str = "svc-without";
@@ -347,8 +388,10 @@ impl Pair {
 /// All pairs of one profile.
 #[derive(Debug, Clone)]
 pub struct ServiceProfile {
-    /// `debug` or `release`.
+    /// `debug`, `debug, CARGO_INCREMENTAL=0` or `release`.
     pub profile: &'static str,
+    /// Built with `CARGO_INCREMENTAL=0` (otherwise cargo's defaults: incremental in debug).
+    pub incremental_off: bool,
     /// Every pair, in run order.
     pub pairs: Vec<Pair>,
 }
@@ -659,17 +702,28 @@ pub fn measure_tokio_service(pairs: usize) -> Result<ServiceReport, String> {
         eprintln!("  4b cargo tree -p {WITH} -i syn -e normal,build:\n{syn_tree}");
         let load0 = crate::machine::loadavg();
         let mut profiles = Vec::new();
-        for (profile, release) in [("debug", false), ("release", true)] {
-            let mut sp = ServiceProfile { profile, pairs: Vec::new() };
+        for (profile, release, incremental_off) in PROFILES {
+            let mut sp = ServiceProfile { profile, incremental_off, pairs: Vec::new() };
             for i in 0..pairs {
                 let with_first = i % 2 == 1;
                 let one = |member: &str| -> Result<Build, String> {
-                    let b = build_with(default_cargo_cmd(&dir), &dir, member, release)?;
+                    let cmd = || {
+                        let mut c = default_cargo_cmd(&dir);
+                        if incremental_off {
+                            c.env("CARGO_INCREMENTAL", "0");
+                        }
+                        c
+                    };
+                    // The rebuild after an edit of main.rs: in debug, where people edit.
+                    let b = build_with(cmd, &dir, member, release, !release)?;
                     eprintln!(
-                        "  4b {profile} pair {} {member}: {:.2} s wall, {:.2} s CPU",
+                        "  4b {profile} pair {} {member}: {:.2} s wall, {:.2} s CPU{}",
                         i + 1,
                         b.wall,
-                        b.cpu
+                        b.cpu,
+                        b.rebuild.map_or(String::new(), |(w, c)| format!(
+                            "; rebuild after touching main.rs {w:.2} s wall, {c:.2} s CPU"
+                        ))
                     );
                     Ok(b)
                 };
@@ -729,7 +783,7 @@ pub fn tokio_service_summary(r: &ServiceReport) -> Vec<String> {
 pub fn tokio_service_markdown(r: &ServiceReport) -> String {
     let mut s = String::from("### 4b. What a tokio service pays for adding `sd-notify-core`\n\n");
     s += &format!(
-        "The same tokio TCP echo service (`#[tokio::main]`, tokio features {}) built twice, once without and once with `sd-notify-core` (default features) and `#[sd_service]` + `#[ready]` on its `main`. Cold builds, default cargo settings (cargo builds the local path crates incrementally in debug, as for a user). Target: with ÷ without ≤ {TOKIO_TARGET:.2}× wall, judged on the median of the per-pair ratios.\n\n",
+        "The same tokio TCP echo service (`#[tokio::main]`, tokio features {}) built twice, once without and once with `sd-notify-core` (default features) and `#[sd_service]` + `#[ready]` on its `main`. Cold builds with cargo's default settings (incremental compilation on in debug: cargo builds the local path crates, the service and `sd-notify-core`, incrementally, as for a user), and the same debug builds with `CARGO_INCREMENTAL=0` (as CI and 4a build); in debug, after each cold build, one rebuild after touching `src/main.rs`. Target: with ÷ without ≤ {TOKIO_TARGET:.2}× wall, judged on the median of the per-pair ratios.\n\n",
         TOKIO_FEATURES.trim_matches(|c| c == '[' || c == ']')
     );
     s += "| profile | pairs | without: wall s / CPU s, median | with: wall s / CPU s, median | wall ratio, median of pairs (min–max) | CPU ratio, median of pairs (min–max) | target ≤ 1.08× wall |\n|---|---:|---:|---:|---:|---:|---|\n";
@@ -751,6 +805,27 @@ pub fn tokio_service_markdown(r: &ServiceReport) -> String {
             quantile(&cr, 0.0),
             quantile(&cr, 1.0),
             p.verdict()
+        );
+    }
+    s += "\nRebuild after an edit of `main.rs` (the file's modification time moved, the build run again into the same target directory; debug only):\n\n| profile | without: wall s / CPU s, median | with: wall s / CPU s, median | wall ratio, median of pairs (min–max) | with − without, wall s, median |\n|---|---:|---:|---:|---:|\n";
+    for p in r
+        .profiles
+        .iter()
+        .filter(|p| p.pairs.iter().all(|x| x.with.rebuild.is_some() && x.without.rebuild.is_some()))
+    {
+        let rb = |b: &Build| b.rebuild.unwrap_or((f64::NAN, f64::NAN));
+        let wr = p.col(|x| rb(&x.with).0 / rb(&x.without).0);
+        s += &format!(
+            "| {} | {:.2} / {:.2} | {:.2} / {:.2} | {:.3}× ({:.3}–{:.3}) | {:+.2} |\n",
+            p.profile,
+            median(&p.col(|x| rb(&x.without).0)),
+            median(&p.col(|x| rb(&x.without).1)),
+            median(&p.col(|x| rb(&x.with).0)),
+            median(&p.col(|x| rb(&x.with).1)),
+            median(&wr),
+            quantile(&wr, 0.0),
+            quantile(&wr, 1.0),
+            median(&p.col(|x| rb(&x.with).0 - rb(&x.without).0)),
         );
     }
     s += "\nWall time of a cold build on a shared machine moves with the other load, often by more than the effect measured (see the pair spread); the CPU ratio (user + system time of cargo and every rustc it ran) is the steadier figure: it is the compute that adding `sd-notify-core` costs, and it becomes wall time wherever the build has fewer free cores than parallel work.\n\n";

@@ -407,6 +407,15 @@ pub fn size_and_idle_wakeups(dir: &Path, quick: bool) -> Section {
         md += n;
         md += "\n";
     }
+    match size_breakdown(dir, BIN_HELLO_PLAIN, BIN_HELLO_SERVICE) {
+        Ok(b) => {
+            md += "\n";
+            md += &b;
+        }
+        Err(e) => {
+            let _ = writeln!(md, "\n(no breakdown: {e})");
+        }
+    }
 
     // (b) idle.
     let window = if quick { QUICK_WINDOW } else { WINDOW };
@@ -521,4 +530,149 @@ pub fn size_and_idle_wakeups(dir: &Path, quick: bool) -> Section {
         }
     }
     Section { markdown: md, summary }
+}
+
+/// `size -A` of `path`: section → bytes.
+fn sections(path: &Path) -> Result<BTreeMap<String, i64>, String> {
+    let out = std::process::Command::new("size")
+        .arg("-A")
+        .arg(path)
+        .output()
+        .map_err(|e| format!("size -A: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("size -A {}: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let name = f.next()?;
+            let size: i64 = f.next()?.parse().ok()?;
+            name.starts_with('.').then(|| (name.to_owned(), size))
+        })
+        .collect())
+}
+
+/// Code symbols of `path` (unstripped) with their sizes, from `nm -S -C`.
+fn text_symbols(path: &Path) -> Result<BTreeMap<String, i64>, String> {
+    let out = std::process::Command::new("nm")
+        .args(["-S", "-C", "--size-sort"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("nm: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("nm {}: {}", path.display(), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let mut m = BTreeMap::new();
+    for l in String::from_utf8_lossy(&out.stdout).lines() {
+        let mut f = l.splitn(4, ' ');
+        let (_, Some(size), Some(kind), Some(name)) = (f.next(), f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if !matches!(kind, "t" | "T" | "w" | "W") {
+            continue;
+        }
+        let Ok(size) = i64::from_str_radix(size, 16) else { continue };
+        *m.entry(name.to_owned()).or_insert(0) += size;
+    }
+    Ok(m)
+}
+
+/// The group a symbol is counted under: `sd_notify_core::<module>` (two levels under
+/// `service` and `sys`), or the first two path segments of other crates (`std::thread`).
+fn symbol_group(name: &str) -> String {
+    let s = name.trim_start_matches('<');
+    let path: Vec<&str> = s
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        .next()
+        .unwrap_or(s)
+        .split("::")
+        .filter(|p| !p.is_empty())
+        .collect();
+    let depth = match path.as_slice() {
+        ["sd_notify_core", "service" | "sys", ..] => 3,
+        ["sd_notify_core", ..] => 2,
+        [_, ..] => 2,
+        [] => 0,
+    };
+    if path.is_empty() { name.to_owned() } else { path[..depth.min(path.len())].join("::") }
+}
+
+/// Where the bytes `ours` has beyond `plain` go: the sections of the stripped files that
+/// differ, and the machine code (from the unstripped builds' symbol tables) by module.
+pub fn size_breakdown(dir: &Path, plain: &str, ours: &str) -> Result<String, String> {
+    let tmp = std::env::temp_dir().join(format!("sd-notify-bench-breakdown-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| e.to_string())?;
+    let strip = |bin: &str| -> Result<std::path::PathBuf, String> {
+        let copy = tmp.join(bin);
+        std::fs::copy(dir.join(bin), &copy).map_err(|e| format!("copying {bin}: {e}"))?;
+        let ok =
+            std::process::Command::new("strip").arg(&copy).status().map_err(|e| format!("strip: {e}"))?;
+        if !ok.success() {
+            return Err(format!("strip {bin} failed"));
+        }
+        Ok(copy)
+    };
+    let result = (|| {
+        let (sp, so) = (sections(&strip(plain)?)?, sections(&strip(ours)?)?);
+        let (tp, to) = (text_symbols(&dir.join(plain))?, text_symbols(&dir.join(ours))?);
+        let mut md = format!(
+            "#### Where `{ours}`'s extra bytes go\n\nSections of the stripped files that differ (bytes):\n\n| section | `{plain}` | `{ours}` | difference |\n|---|---:|---:|---:|\n"
+        );
+        let mut names: Vec<&String> = sp.keys().chain(so.keys()).collect();
+        names.sort();
+        names.dedup();
+        let mut rows: Vec<(i64, String)> = names
+            .into_iter()
+            .map(|n| {
+                let (a, b) = (*sp.get(n).unwrap_or(&0), *so.get(n).unwrap_or(&0));
+                (b - a, format!("| `{n}` | {a} | {b} | {:+} |", b - a))
+            })
+            .filter(|(d, _)| *d != 0)
+            .collect();
+        rows.sort_by_key(|(d, _)| -d.abs());
+        for (_, r) in &rows {
+            md += r;
+            md += "\n";
+        }
+        let total: i64 = rows.iter().map(|(d, _)| d).sum();
+        let _ = writeln!(md, "| sum of the sections | | | {total:+} |");
+        // Code by group: symbols new in ours, or larger there.
+        let mut groups: BTreeMap<String, (i64, usize)> = BTreeMap::new();
+        let mut grown: Vec<(i64, &String)> = Vec::new();
+        for (name, &size) in &to {
+            let d = size - tp.get(name).copied().unwrap_or(0);
+            if d > 0 {
+                let g = groups.entry(symbol_group(name)).or_insert((0, 0));
+                g.0 += d;
+                g.1 += 1;
+                grown.push((d, name));
+            }
+        }
+        let code: i64 = groups.values().map(|g| g.0).sum();
+        let _ = writeln!(
+            md,
+            "\nMachine code (`.text`) in `{ours}` beyond `{plain}`, by module: {code} bytes in symbols that are new or larger (from `nm -S -C` of the unstripped builds; `.text` grows by {:+}, the rest being alignment and code not in the symbol table):\n\n| module | bytes | symbols |\n|---|---:|---:|",
+            so.get(".text").unwrap_or(&0) - sp.get(".text").unwrap_or(&0)
+        );
+        let mut g: Vec<(&String, &(i64, usize))> = groups.iter().collect();
+        g.sort_by_key(|(_, (b, _))| -b);
+        let shown = 24;
+        for (name, (bytes, n)) in g.iter().take(shown) {
+            let _ = writeln!(md, "| `{name}` | {bytes} | {n} |");
+        }
+        if g.len() > shown {
+            let rest: i64 = g.iter().skip(shown).map(|(_, (b, _))| b).sum();
+            let _ = writeln!(md, "| {} other groups | {rest} | |", g.len() - shown);
+        }
+        grown.sort_by_key(|(d, _)| -d);
+        md += "\nThe largest of those symbols:\n\n| symbol | bytes |\n|---|---:|\n";
+        for (d, name) in grown.iter().take(20) {
+            let short: String = name.chars().take(110).collect();
+            let _ = writeln!(md, "| `{}` | {d} |", short.replace('|', "\\|"));
+        }
+        Ok(md)
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
 }

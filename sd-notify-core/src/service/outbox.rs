@@ -69,6 +69,8 @@ pub(super) fn send(msg: Message, what: &str) {
     }
     queue.push_back(Box::new(msg));
     drop(queue);
+    // The thread sends it when the manager reads again (it may not have started yet).
+    super::thread::ensure();
     signal::wake();
 }
 
@@ -108,20 +110,23 @@ pub(super) fn flush_without_waiting() {
 fn start_vsock_sender(notifier: &'static Notifier) {
     static STARTED: OnceLock<()> = OnceLock::new();
     STARTED.get_or_init(|| {
-        let spawned = std::thread::Builder::new().name("sd-service-vsock".into()).spawn(move || {
-            loop {
-                let msg = {
-                    let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
-                    loop {
-                        match queue.pop_front() {
-                            Some(msg) => break msg,
-                            None => queue = QUEUED.wait(queue).unwrap_or_else(|p| p.into_inner()),
+        let spawned = super::thread::spawn_named(
+            "sd-service-vsock",
+            Box::new(move || {
+                loop {
+                    let msg = {
+                        let mut queue = QUEUE.lock().unwrap_or_else(|p| p.into_inner());
+                        loop {
+                            match queue.pop_front() {
+                                Some(msg) => break msg,
+                                None => queue = QUEUED.wait(queue).unwrap_or_else(|p| p.into_inner()),
+                            }
                         }
-                    }
-                };
-                report(notifier.send(&msg), "a queued message");
-            }
-        });
+                    };
+                    report(notifier.send(&msg), "a queued message");
+                }
+            }),
+        );
         if let Err(e) = spawned {
             diag::warning!("could not start the vsock sender: {}", diag::Chain(&e));
         }

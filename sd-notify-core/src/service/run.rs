@@ -4,7 +4,6 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{ExitCode, Termination};
 use std::sync::atomic::Ordering;
-use std::thread::JoinHandle;
 use std::time::Instant;
 
 use super::state::{self, READY_SENT, Runtime};
@@ -74,11 +73,15 @@ pub fn ready() {
         Some(s) => outbox::send_states(&[NotifyState::Ready, NotifyState::Status(s)], "READY=1"),
         None => outbox::send_states(&[NotifyState::Ready], "READY=1"),
     }
+    // Only now: READY does not need the service thread, so it does not wait for its start.
+    thread::ensure();
 }
 
-/// A service run between its start and its end.
+/// A service run between its start and its end (its thread, once started, is
+/// [`thread`]'s).
 struct Run {
-    thread: Option<JoinHandle<()>>,
+    /// `finish` ran (and stopped the thread).
+    finished: bool,
 }
 
 /// Sets up the state, the signals and the service thread, and sends the starting status
@@ -116,24 +119,25 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
         stopping: runtime.stopping.as_bytes(),
         reload: config.reload,
     };
-    let mut run = Run { thread: None };
     match signal::install(setup) {
         Ok(wake) => {
-            match thread::spawn(wake, Serve { watchdog, on_stop, sync_name: sync.then_some(config.name) }) {
-                Ok(handle) => {
-                    state::THREAD_RUNNING.store(true, Ordering::SeqCst);
-                    run.thread = Some(handle);
-                }
-                Err(e) => diag::warning!("could not start the service thread: {}", diag::Chain(&e)),
-            }
+            thread::prepare(wake, Serve { watchdog, on_stop, sync_name: sync.then_some(config.name) })
         }
         Err(e) => diag::warning!("signal handling unavailable: {}", diag::Chain(&e)),
     }
+    // The thread starts after READY (see `ready`), unless it is needed before: the watchdog
+    // is served from the start, and a sync main without the handle is ended by the thread
+    // whenever a stop comes.
+    if watchdog.is_some() || (on_stop == OnStop::Exit && config.ready_marker) {
+        thread::ensure();
+    }
     if let Some(interval) = watchdog {
         if interval < 2 * MIN_WATCHDOG_PING_INTERVAL {
+            // In µs as integers: `Duration`'s `Debug` would link its own formatter.
             diag::warning!(
-                "WatchdogSec= of {interval:?} is too short to serve; pinging every {:?}",
-                MIN_WATCHDOG_PING_INTERVAL
+                "WatchdogSec= of {} µs is too short to serve; pinging every {} µs",
+                interval.as_micros() as u64,
+                MIN_WATCHDOG_PING_INTERVAL.as_micros() as u64
             );
         }
     }
@@ -143,7 +147,7 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
     if !config.ready_marker {
         ready();
     }
-    Some(run)
+    Some(Run { finished: false })
 }
 
 /// The stopping message for `config`, made `'static` once per config (the signal handlers
@@ -193,10 +197,8 @@ impl Run {
                 .filter(|&n| n != 0)
                 .map(|n| Failure { message: format!("Failed with exit status {n}"), errno: None })
         });
-        if let Some(thread) = self.thread.take() {
-            thread::stop(thread);
-        }
-        state::THREAD_RUNNING.store(false, Ordering::SeqCst);
+        thread::stop();
+        self.finished = true;
         let last = match &failure {
             Some(failure) => failure_message(failure, status),
             None => stopping_message(),
@@ -215,8 +217,8 @@ impl Run {
 impl Drop for Run {
     fn drop(&mut self) {
         // Only reached without `finish` if the exit path itself panicked: leave no thread.
-        if let Some(thread) = self.thread.take() {
-            thread::stop(thread);
+        if !self.finished {
+            thread::stop();
         }
     }
 }

@@ -52,9 +52,14 @@ impl<F: Future> Future for Supervise<F> {
             this.body = None;
             return Poll::Ready(Supervised::Stopped);
         }
-        match this.body.as_mut() {
+        let poll = match this.body.as_mut() {
             Some(body) => body.as_mut().poll(cx).map(Supervised::Finished),
             None => Poll::Ready(Supervised::Stopped),
+        };
+        if drop_on_stop && poll.is_pending() {
+            // The body waits (perhaps before READY): a stop must reach this task.
+            super::thread::ensure();
         }
+        poll
     }
 }

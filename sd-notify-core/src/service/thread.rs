@@ -1,8 +1,16 @@
 //! The `sd-service` thread: sleeps on the signal pipe, the watchdog timer (only when the
 //! manager asked for one) and, while the outbox holds something, the socket; turns what the
 //! handlers recorded into wake-ups and sends. It never waits on the manager.
+//!
+//! It is not on the way to `READY=1`: [`prepare`] records what it needs, and [`ensure`]
+//! starts it when something first needs it — `READY=1` has been sent, a watchdog is to be
+//! served, a future waits on the run, the outbox queued a message, or a sync `main` without
+//! the handle must be ended by a stop. Until then the signal handlers do their part alone
+//! (they send `STOPPING=1` and count the signal) and leave a byte in the pipe, which the
+//! thread finds as soon as it starts.
 
 use std::os::fd::BorrowedFd;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -42,16 +50,72 @@ pub(super) struct Serve {
     pub(super) sync_name: Option<&'static str>,
 }
 
-pub(super) fn spawn(wake: BorrowedFd<'static>, serve: Serve) -> std::io::Result<JoinHandle<()>> {
-    QUIT.store(false, Ordering::SeqCst);
-    std::thread::Builder::new().name("sd-service".into()).spawn(move || run(wake, serve))
+/// The thread of the run under way: what it needs until it starts, then its handle.
+enum Slot {
+    /// No run, or the run has no thread (the signal handlers could not be installed).
+    None,
+    /// Prepared by [`prepare`], not started yet.
+    Pending(BorrowedFd<'static>, Serve),
+    /// Started (or it failed to start: `None`).
+    Started(Option<JoinHandle<()>>),
 }
 
-/// Ends the thread and waits for it.
-pub(super) fn stop(thread: JoinHandle<()>) {
-    QUIT.store(true, Ordering::SeqCst);
-    signal::wake();
-    let _ = thread.join();
+static SLOT: Mutex<Slot> = Mutex::new(Slot::None);
+/// A thread is prepared and not started: the only state in which [`ensure`] has work.
+static PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Records what the thread needs; [`ensure`] starts it.
+pub(super) fn prepare(wake: BorrowedFd<'static>, serve: Serve) {
+    *SLOT.lock().unwrap_or_else(|p| p.into_inner()) = Slot::Pending(wake, serve);
+    PENDING.store(true, Ordering::SeqCst);
+}
+
+/// Starts the prepared thread, once; does nothing when it runs already or none is prepared.
+/// Cheap when there is nothing to do (one atomic load), so callers call it freely.
+pub(super) fn ensure() {
+    if !PENDING.load(Ordering::SeqCst) {
+        return;
+    }
+    let mut slot = SLOT.lock().unwrap_or_else(|p| p.into_inner());
+    let Slot::Pending(wake, serve) = *slot else { return };
+    QUIT.store(false, Ordering::SeqCst);
+    let spawned = spawn_named("sd-service", Box::new(move || run(wake, serve)));
+    let handle = match spawned {
+        Ok(handle) => {
+            state::THREAD_RUNNING.store(true, Ordering::SeqCst);
+            Some(handle)
+        }
+        Err(e) => {
+            diag::warning!("could not start the service thread: {}", diag::Chain(&e));
+            None
+        }
+    };
+    *slot = Slot::Started(handle);
+    PENDING.store(false, Ordering::SeqCst);
+}
+
+/// Starts a thread named `name` running `f`. Not generic, so that the crate's threads share
+/// one copy of the standard library's spawn machinery (a few KiB per closure type).
+pub(super) fn spawn_named(name: &str, f: Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new().name(name.to_owned()).spawn(f)
+}
+
+/// Ends the run's thread, if it started, and waits for it; a prepared one never starts.
+pub(super) fn stop() {
+    let thread = {
+        let mut slot = SLOT.lock().unwrap_or_else(|p| p.into_inner());
+        PENDING.store(false, Ordering::SeqCst);
+        match std::mem::replace(&mut *slot, Slot::None) {
+            Slot::Started(handle) => handle,
+            Slot::None | Slot::Pending(..) => None,
+        }
+    };
+    state::THREAD_RUNNING.store(false, Ordering::SeqCst);
+    if let Some(thread) = thread {
+        QUIT.store(true, Ordering::SeqCst);
+        signal::wake();
+        let _ = thread.join();
+    }
 }
 
 fn run(wake: BorrowedFd<'static>, Serve { watchdog, on_stop, sync_name }: Serve) {

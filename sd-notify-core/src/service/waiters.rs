@@ -78,6 +78,8 @@ impl Waiters {
             self.remove(wait);
             Poll::Ready(())
         } else {
+            // Someone waits on the run (perhaps before READY): the thread wakes it.
+            super::thread::ensure();
             Poll::Pending
         }
     }

@@ -11,11 +11,11 @@
 //! blocked, so processes the service spawns start with a clean mask and default dispositions.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use super::{FdRole, Setup, cvt, getpid, pipe, register_crate_fd};
+use super::{FdRole, Setup, cvt, getpid, register_crate_fd};
 
 /// Connected notification socket, or -1 when there is none (unsupervised, vsock, or the
 /// socket could not be created).
@@ -99,9 +99,14 @@ fn wake_pipe() -> io::Result<BorrowedFd<'static>> {
     if let Some(read) = READ.get() {
         return Ok(read.as_fd());
     }
-    let (read, write) = pipe()?;
-    // SAFETY: F_SETFL on a descriptor we own; the write end must never block a handler.
-    cvt(unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) })?;
+    let mut fds = [-1; 2];
+    // Both ends non-blocking in the one call (one system call fewer on the way to READY):
+    // the write end must never block a handler, and the service thread reads only after
+    // `poll` said there is something to read.
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    cvt(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) })?;
+    // SAFETY: pipe2 just returned these descriptors; nobody else owns them.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     register_crate_fd(read.as_fd(), FdRole::WakePipe);
     register_crate_fd(write.as_fd(), FdRole::WakePipe);
     let read = READ.get_or_init(|| read);
