@@ -796,14 +796,16 @@ e2e_run_case() {
         "case_$name"
     ) >"$log" 2>&1 &
     E2E__CASE_PID=$!
-    # Watchdog by polling (no helper process that could outlive us). The time a case
-    # waited for the machine (e2e_exclusive) is added once.
-    local extended=0
+    # Watchdog by polling (no helper process that could outlive us). While the case waits
+    # for the machine (e2e_exclusive: the file $log.waiting exists) its clock stands still.
+    local left=""
     deadline=$(_e2e_deadline "$E2E_CASE_TIMEOUT")
     while kill -0 "$E2E__CASE_PID" 2>/dev/null; do
-        if [ "$extended" = 0 ] && [ -s "$log.waited" ]; then
-            extended=1
-            deadline=$((deadline + $(cat "$log.waited") * 1000000))
+        if [ -e "$log.waiting" ]; then
+            [ -n "$left" ] || left=$((deadline - $(_e2e_now)))
+            deadline=$(($(_e2e_now) + left))
+        else
+            left=""
         fi
         if ! _e2e_before "$deadline"; then
             echo "e2e: case timed out after ${E2E_CASE_TIMEOUT}s" >>"$log"
@@ -816,7 +818,7 @@ e2e_run_case() {
     rc=$?
     E2E__CASE_PID=""
     _e2e_unlock_case
-    rm -f "$log.waited"
+    rm -f "$log.waiting"
 
     if [ "$rc" = 0 ]; then
         E2E_PASSED=$((E2E_PASSED + 1))
@@ -840,10 +842,11 @@ e2e_run_case() {
 }
 
 # Versions run side by side (run --jobs N) share E2E_LOCK_DIR: every case holds a shared
-# lock on "share" while it runs; e2e_exclusive (in a case) first takes "turnstile" (so no
-# other worker starts a case) and then turns its share into an exclusive lock (waiting for
-# the cases running elsewhere to end). Both are released after the case. Without
-# E2E_LOCK_DIR (one version at a time) all of this is a no-op.
+# lock on "share" while it runs; e2e_exclusive (in a case) lets go of its share, takes
+# "turnstile" (so no other worker starts a case) and then an exclusive lock on "share"
+# (waiting for the cases running elsewhere to end; two cases calling e2e_exclusive at once
+# take turns, since the one waiting for the turnstile holds no share). Both are released
+# after the case. Without E2E_LOCK_DIR (one version at a time) all of this is a no-op.
 E2E__TURN_FD="" E2E__SHARE_FD=""
 _e2e_lock_case() {
     [ -n "${E2E_LOCK_DIR:-}" ] || return 0
@@ -866,12 +869,13 @@ _e2e_unlock_case() {
 # The wait does not count against E2E_CASE_TIMEOUT. One version at a time: no-op.
 e2e_exclusive() {
     [ -n "$E2E__SHARE_FD" ] || return 0
-    local t0 waited
+    local t0 mark=$E2E_TMP/case-$E2E_CASE.log.waiting
     t0=$(_e2e_now)
-    flock -x "$E2E__TURN_FD" && flock -x "$E2E__SHARE_FD" || e2e_fail "cannot take the exclusive lock"
-    waited=$(_e2e_elapsed "$t0")
-    echo "$(( ${waited%.*} + 1 ))" >"$E2E_TMP/case-$E2E_CASE.log.waited"
-    echo "  [e2e] exclusive${1:+ ($1)}: waited ${waited}s for the other versions' running cases"
+    : >"$mark"
+    flock -u "$E2E__SHARE_FD" && flock -x "$E2E__TURN_FD" && flock -x "$E2E__SHARE_FD" ||
+        { rm -f "$mark"; e2e_fail "cannot take the exclusive lock"; }
+    rm -f "$mark"
+    echo "  [e2e] exclusive${1:+ ($1)}: waited $(_e2e_elapsed "$t0")s for the other versions' running cases"
 }
 
 # ERR trap of a case: where in the case file it failed (first frame outside
