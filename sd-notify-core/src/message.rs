@@ -353,7 +353,9 @@ fn uninit_buf() -> [MaybeUninit<u8>; MAX_MESSAGE_LEN] {
     unsafe { MaybeUninit::<[MaybeUninit<u8>; MAX_MESSAGE_LEN]>::uninit().assume_init() }
 }
 
-/// Initialises `dst` with `src` (same length; the compiler makes this a `memcpy`).
+/// Initialises `dst` with `src` (same length; the compiler makes this a `memcpy`, or a few
+/// moves for a constant length).
+#[inline(always)]
 fn copy_into(dst: &mut [MaybeUninit<u8>], src: &[u8]) {
     debug_assert_eq!(dst.len(), src.len());
     for (d, &s) in dst.iter_mut().zip(src) {

@@ -545,9 +545,11 @@ pub(crate) fn check_text(v: &str) -> Result<(), Rule> {
 /// scan and a `memcpy`: whole 16-byte blocks are loaded once, tested and stored, without a
 /// branch per block.
 #[cfg(target_arch = "x86_64")]
+#[inline(always)]
 pub(crate) fn copy_checked_text(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> bool {
     use std::arch::x86_64::{
-        _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_setzero_si128, _mm_storeu_si128,
+        _mm_andnot_si128, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_setzero_si128,
+        _mm_storeu_si128,
     };
     let n = src.len();
     if dst.len() != n {
@@ -572,14 +574,19 @@ pub(crate) fn copy_checked_text(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> bool
         let mut at = 0;
         while at + TEXT_BLOCK <= n {
             let v = _mm_loadu_si128(from.add(at).cast());
-            hits = _mm_or_si128(hits, forbidden_lanes(v));
-            _mm_storeu_si128(to.add(at).cast(), v);
+            let bad = forbidden_lanes(v);
+            hits = _mm_or_si128(hits, bad);
+            // The forbidden lanes are stored as zeros (the copy is discarded then anyway):
+            // storing `v` itself would let the compiler split this loop into a `memcpy` and a
+            // second pass over the text.
+            _mm_storeu_si128(to.add(at).cast(), _mm_andnot_si128(bad, v));
             at += TEXT_BLOCK;
         }
         if at < n {
             let v = _mm_loadu_si128(from.add(n - TEXT_BLOCK).cast());
-            hits = _mm_or_si128(hits, forbidden_lanes(v));
-            _mm_storeu_si128(to.add(n - TEXT_BLOCK).cast(), v);
+            let bad = forbidden_lanes(v);
+            hits = _mm_or_si128(hits, bad);
+            _mm_storeu_si128(to.add(n - TEXT_BLOCK).cast(), _mm_andnot_si128(bad, v));
         }
         _mm_movemask_epi8(hits) == 0
     }
