@@ -16,7 +16,9 @@
 //! `main`. One `Cargo.lock`; each build from an empty target directory with DEFAULT cargo
 //! settings (no `CARGO_INCREMENTAL`, no profile or wrapper variables: cargo builds the local
 //! path crates incrementally in debug as it does for a user), `--offline` after one
-//! `cargo fetch`, debug and release, in pairs alternating which goes first. Reported per profile:
+//! `cargo fetch`, debug and release, in pairs alternating which goes first; debug once more
+//! with `CARGO_INCREMENTAL=0`; in debug, after each cold build, one rebuild after touching
+//! `src/main.rs` (what an edit costs). Reported per profile:
 //! medians, the median of the per-pair ratios (with ÷ without) and their min–max, and the
 //! crates the with-build compiled that the without-build did not.
 //! The `sd-notify-core` built is this repository's `HEAD` (see `core_source`; `BENCH_CORE=worktree`

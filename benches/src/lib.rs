@@ -6,11 +6,16 @@
 //!    C library and the floor (a raw `send(2)` on a cached connected socket).
 //! 2. [`per_op`]: system calls (`strace -f -c`) and heap allocations (counting allocator) per
 //!    notification.
-//! 3. [`service`]: SIGTERM → `STOPPING=1` latency of `#[sd_service]` services (async and
-//!    sync) beside a hand-rolled tokio + `sd-notify` service; the service binaries are in
-//!    `src/bin/`.
-//! 4. [`build_cost`]: cold build of `sd-notify-macros` vs `tokio-macros`.
-//! 5. [`footprint`]: binary size (stripped release) and threads and idle wake-ups of
+//! 3. [`service`]: start-up (spawn → `READY=1`, and the system calls before it) and SIGTERM →
+//!    `STOPPING=1` latency of `#[sd_service]` services (tokio `current_thread`, `multi_thread`,
+//!    sync) beside hand-rolled ones on the same runtimes, without load and with two CPU hogs;
+//!    the service binaries are in `src/bin/`.
+//! 4. [`build_cost`]: cold build of `sd-notify-macros` vs `tokio-macros` (4a), and what a
+//!    tokio service pays for adding `sd-notify-core` (4b): cold builds with cargo's defaults
+//!    (incremental in debug) and with `CARGO_INCREMENTAL=0`, and a rebuild after an edit of
+//!    `main.rs`.
+//! 5. [`footprint`]: binary size (stripped release, with where the extra bytes go by section
+//!    and module) and threads and idle wake-ups of
 //!    `#[sd_service]` services, with and without a watchdog, beside the same programs
 //!    without the attribute.
 //! 6. [`waiters`]: poll cost of a `shutdown()` future with up to 100 000 others waiting, and
