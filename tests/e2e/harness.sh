@@ -786,6 +786,11 @@ e2e_run_case() {
     : >"$E2E__CASE_UNITS"
     E2E_CASE=$name
     _e2e_lock_case
+    # (The case's time starts now: waiting above for another version's exclusive case is
+    # reported apart.)
+    local locked_wait
+    locked_wait=$(_e2e_elapsed "$t0")
+    t0=$(_e2e_now)
     E2E_CASE_SINCE="@${EPOCHREALTIME/,/.}"
     (
         # Only the main harness process holds the lifeline.
@@ -822,7 +827,7 @@ e2e_run_case() {
 
     if [ "$rc" = 0 ]; then
         E2E_PASSED=$((E2E_PASSED + 1))
-        echo "PASS: $label ($(_e2e_elapsed "$t0")s)"
+        echo "PASS: $label ($(_e2e_elapsed "$t0")s$(_e2e_lock_note "$locked_wait"))"
         [ "$E2E_VERBOSE" = 1 ] && sed 's/^/    | /' "$log"
     elif [ "$rc" = 77 ]; then
         E2E_SKIPPED=$((E2E_SKIPPED + 1))
@@ -831,7 +836,7 @@ e2e_run_case() {
     else
         E2E_FAILED=$((E2E_FAILED + 1))
         E2E_FAILED_NAMES+=("$label")
-        echo "FAIL: $label (exit $rc, $(_e2e_elapsed "$t0")s)"
+        echo "FAIL: $label (exit $rc, $(_e2e_elapsed "$t0")s$(_e2e_lock_note "$locked_wait"))"
         sed 's/^/    | /' "$log"
         _e2e_case_journal_tail | sed 's/^/    j /'
     fi
@@ -856,6 +861,10 @@ _e2e_lock_case() {
     fi
     flock -x "$E2E__TURN_FD" && flock -s "$E2E__SHARE_FD" && flock -u "$E2E__TURN_FD" ||
         e2e_die "cannot lock $E2E_LOCK_DIR"
+}
+# ", after N s waiting for an exclusive case elsewhere" when that wait was noticeable.
+_e2e_lock_note() {
+    awk -v w="$1" 'BEGIN { if (w >= 0.5) printf ", after %.1f s waiting for an exclusive case of another version", w }'
 }
 _e2e_unlock_case() {
     [ -n "$E2E__SHARE_FD" ] || return 0
