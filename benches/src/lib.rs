@@ -2,8 +2,12 @@
 //! bench-all` measures every part below and writes `BENCHMARKS.md` at the workspace root.
 //!
 //! Parts (one module each, one section of `BENCHMARKS.md` each):
-//! 1. [`notify_cost`]: ns per notification against a live receiver, ours vs other crates, the
-//!    C library and the floor (a raw `send(2)` on a cached connected socket).
+//! 1. [`notify_cost`]: ns per notification, ours vs other crates, the C library and two floors
+//!    (`send(2)` on a connected socket, `sendto(2)` on an unbound one), in two regimes: sender
+//!    cost (the same thread drains the receiver between batches) and live receiver (a receiver
+//!    thread drains as datagrams arrive).
+//! 7. (`--parts callgrind`, written into section 1) [`per_op::callgrind_measure`]: user-space
+//!    instructions per notification under callgrind, with a per-function breakdown.
 //! 2. [`per_op`]: system calls (`strace -f -c`) and heap allocations (counting allocator) per
 //!    notification.
 //! 3. [`service`]: start-up (spawn → `READY=1`, and the system calls before it) and SIGTERM →
