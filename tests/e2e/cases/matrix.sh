@@ -561,7 +561,7 @@ _m_reload_twice() {
 }
 
 case_m5_notify_reload() {
-    e2e_require_systemd 253
+    e2e_requires_version 253 "Type=notify-reload"
     local u=matrix-notify-reload.service
     _m_bin fixture-async
     e2e_install_unit $u
@@ -801,7 +801,7 @@ case_m7_fdstore_crash_restart() {
 
 # systemd >= 254: FileDescriptorStorePreserve=yes keeps the store over stop + start.
 case_m7_fdstore_preserve() {
-    e2e_require_systemd 254
+    e2e_requires_version 254 "FileDescriptorStorePreserve="
     local u=matrix-fdstore.service port creator pid1 first
     _m_bin fixture-fdstore
     E2E_NO_RELOAD=1 e2e_install_unit $u
@@ -1230,7 +1230,7 @@ EOT
 # has a handler for the reload signal, and refuses the start otherwise (253-257 do not
 # check). The self-test helper without its handlers; our fixtures pass (m5_notify_reload).
 case_m11_reload_handler_required() {
-    e2e_requires_version 253 "notify-reload"
+    e2e_requires_version 253 "Type=notify-reload"
     local u=matrix-reload-no-handler.service rc=0
     e2e_install_unit_text $u <<'EOT'
 [Service]

@@ -66,7 +66,7 @@ case_selftest_restart_counter() {
 }
 
 case_selftest_notify_reload() {
-    e2e_require_systemd 253
+    e2e_requires_version 253 "Type=notify-reload"
     local unit=selftest-reload.service n
     e2e_install_unit $unit
     e2e_start $unit
