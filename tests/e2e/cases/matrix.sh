@@ -740,7 +740,7 @@ _m_fdstore_first() {
     echo "${BASH_REMATCH[2]} ${BASH_REMATCH[1]}"
 }
 
-# Stored at the first start; back after `systemctl restart` (252 and 254); gone after
+# Stored at the first start; back after `systemctl restart` (every version); gone after
 # stop + start (the store is released when the unit stops with no restart pending).
 case_m7_fdstore_restart() {
     local u=matrix-fdstore.service port creator pid1 pid2 first
@@ -775,7 +775,7 @@ case_m7_fdstore_restart() {
     e2e_stop $u
 }
 
-# A crash with Restart=on-failure gives the stored fds back (252 and 254).
+# A crash with Restart=on-failure gives the stored fds back (every version).
 case_m7_fdstore_crash_restart() {
     local u=matrix-fdstore-crash.service port creator pid1 pid2 first
     _m_bin fixture-fdstore
