@@ -164,7 +164,11 @@ _s_check_jobs() {
     done=$(_s_jcount "Job [0-9]+ ${unit//./\\.}/$type finished, result=done")
     other=$(_s_jgrep "Job [0-9]+ ${unit//./\\.}/$type finished, result=" | grep -v 'result=done$' || true)
     _s_say "$done $type jobs finished with result=done (the manager's 'Job N $unit/$type finished' lines)"
-    [ -z "$other" ] || e2e_fail "$type jobs with another result: $(head -n 3 <<<"$other")"
+    if [ -n "$other" ]; then
+        # What led to it: the journal up to the first such job's end.
+        grep -F -B 25 -m 1 -- "$(head -n 1 <<<"$other")" <<<"$S_JOURNAL" | sed 's/^/    | /'
+        e2e_fail "$type jobs with another result: $(head -n 3 <<<"$other")"
+    fi
     ((done >= n)) || e2e_fail "only $done $type jobs finished with result=done, expected >= $n"
 }
 
@@ -243,7 +247,8 @@ _s_settle_reloads() {
 }
 
 # Reload requests while a reload runs: (a) 5 × `systemctl reload --no-block` in quick
-# succession, (b) 3 raw SIGHUPs (`systemctl kill -s HUP`) during a reload job, (c) a
+# succession, (b) 3 raw SIGHUPs (`kill -HUP MAINPID`, not `systemctl kill`, which would
+# also hit a still running `ExecReload=kill` and fail its job) during a reload job, (c) a
 # blocking `systemctl reload` with a SIGHUP and another queued reload during it. systemd
 # merges reload jobs: a request that comes while a reload job runs is merged into it and
 # the job is run again afterwards ("Merged into running job, re-running"), requests that
@@ -287,7 +292,7 @@ _s_reload_queued() {
     e2e_reload_nb $u
     _s_wait_log "$log" "^reload-start $((n + 1)) "
     for i in 1 2 3; do
-        e2e_kill $u HUP || e2e_fail "systemctl kill -s HUP #$i failed"
+        e2e_in kill -HUP "$pid" || e2e_fail "kill -HUP $pid #$i failed"
     done
     _s_settle_reloads $u "$log"
     _s_say "(b) reload + 3 SIGHUPs during it: settled after $(grep -c '^reload-done' "$log") reload rounds in all"
@@ -297,7 +302,7 @@ _s_reload_queued() {
     e2e_reload $u 10 &
     bg=$!
     _s_wait_log "$log" "^reload-start $((n + 1)) "
-    e2e_kill $u HUP
+    e2e_in kill -HUP "$pid"
     e2e_reload_nb $u
     wait $bg || e2e_fail "the blocking systemctl reload failed (status $?)"
     _s_settle_reloads $u "$log"
@@ -444,7 +449,7 @@ _s_stop_during_reload() {
     e2e_assert_property $u StatusText Stopping
 }
 
-# SIGHUP while the service initialises (before READY=1, 1.5 s init): the start completes
+# SIGHUP (kill -HUP MAINPID) while the service initialises (before READY=1, 1.5 s init): the start completes
 # normally (start job done, Result=success, same MainPID, no timeout), and the reload asked
 # for is performed after READY=1 (a round that started after the SIGHUP, completed); a
 # later `systemctl reload` works as usual.
@@ -459,7 +464,7 @@ case_s2_sighup_before_ready() {
     e2e_wait_for_property $u StatusText Starting 10
     e2e_assert_property $u ActiveState activating
     pid=$(e2e_show $u MainPID)
-    e2e_kill $u HUP
+    e2e_in kill -HUP "$pid"
     _s_say "SIGHUP sent while activating (StatusText=Starting, PID $pid)"
     e2e_wait_for_property $u ActiveState active 10
     _s_settle_reloads $u "$log"
