@@ -238,8 +238,20 @@ impl Notifier {
     /// notifier.notify(&[NotifyState::Stopping, NotifyState::Status("shutting down")])?;
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn notify(&self, states: &[NotifyState<'_>]) -> Result<(), Error> {
+        if let [state] = states {
+            if let Some(line) = state.constant_line() {
+                // `READY=1`, `WATCHDOG=1`, …: valid, without descriptors, sent as they are.
+                return self.send_plain(line);
+            }
+        }
+        self.notify_encoded(states)
+    }
+
+    /// [`Notifier::notify`] of states that need encoding.
+    #[inline(never)]
+    fn notify_encoded(&self, states: &[NotifyState<'_>]) -> Result<(), Error> {
         if let [NotifyState::Status(text)] = states {
             // The status line: the text is checked as it is copied, in one pass.
             let mut msg = Message::uninit();
@@ -811,12 +823,18 @@ pub(crate) fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
 ///
 /// # References
 /// [`sd_notify(3)`](https://www.freedesktop.org/software/systemd/man/sd_notify.html)
-#[inline]
+#[inline(always)]
 pub fn notify(states: &[NotifyState<'_>]) -> Result<(), Error> {
     // The hot path: the process-wide notifier exists already (one load, one compare).
     if let Some(Ok(Some(n))) = PROCESS_WIDE.get() {
         return n.notify(states);
     }
+    notify_without_notifier_yet(states)
+}
+
+/// [`notify`] before the process-wide notifier is made, or without one.
+#[inline(never)]
+fn notify_without_notifier_yet(states: &[NotifyState<'_>]) -> Result<(), Error> {
     match Notifier::from_env()? {
         Some(n) => n.notify(states),
         None => Message::from_states(states).map(drop), // still validate: fail the same everywhere

@@ -392,6 +392,19 @@ impl<'a> NotifyState<'a> {
         out.write_str(std::str::from_utf8(self.value_bytes(&mut scratch)).map_err(|_| fmt::Error)?)
     }
 
+    /// The whole line of the states a service sends all the time that have a constant value
+    /// (always valid, no descriptors): sent as it is, without being copied.
+    #[inline(always)]
+    pub(crate) fn constant_line(&self) -> Option<&'static [u8]> {
+        match self {
+            NotifyState::Ready => Some(b"READY=1"),
+            NotifyState::Watchdog => Some(b"WATCHDOG=1"),
+            NotifyState::Stopping => Some(b"STOPPING=1"),
+            NotifyState::Reloading => Some(b"RELOADING=1"),
+            _ => None,
+        }
+    }
+
     /// `FDSTORE=1` or `MAINPIDFD=1`: the states that travel with descriptors.
     #[inline(always)]
     pub(crate) fn takes_fds(&self) -> bool {
@@ -407,11 +420,10 @@ impl<'a> NotifyState<'a> {
         &'s self,
         scratch: &'s mut [u8; MAX_NUMBER_LEN],
     ) -> Result<[&'s [u8]; 3], Error> {
+        if let Some(line) = self.constant_line() {
+            return Ok([line, b"", b""]);
+        }
         match *self {
-            NotifyState::Ready => Ok([b"READY=1", b"", b""]),
-            NotifyState::Watchdog => Ok([b"WATCHDOG=1", b"", b""]),
-            NotifyState::Stopping => Ok([b"STOPPING=1", b"", b""]),
-            NotifyState::Reloading => Ok([b"RELOADING=1", b"", b""]),
             NotifyState::Status(v) => match check_text(v) {
                 Ok(()) => Ok([b"STATUS=", v.as_bytes(), b""]),
                 Err(rule) => Err(Error::InvalidValue { key: Cow::Borrowed("STATUS"), rule }),
