@@ -363,7 +363,13 @@ case_s1_reload_hup_100() {
     _s_jnone 'timed out|[Tt]imeout' "a timeout"
     _s_jnone 'Control process exited, code=(killed|dumped)|status=[1-9]' "a failed kill"
     _s_check_sighups_covered $u "$log"
-    ((S_SIGHUPS >= 100)) || e2e_fail "only $S_SIGHUPS RELOADING=1 for 100 SIGHUPs"
+    # Fewer RELOADING=1 than kills is no lost request: a job that ended with kill's exit
+    # lets the next kill -HUP come while the first SIGHUP may still be pending (the service
+    # not yet scheduled, e.g. under run --jobs); standard signals do not queue, so the two
+    # are one delivery, one handler run, one RELOADING=1 — and the round after it covers
+    # both requests (checked above). Seen once on 247 under --jobs 2: 99 for 100.
+    ((S_SIGHUPS >= 1)) || e2e_fail "no SIGHUP reached the service"
+    ((S_SIGHUPS >= 100)) || _s_say "$S_SIGHUPS SIGHUP deliveries for 100 kill -HUP: $((100 - S_SIGHUPS)) merged with a pending one by the kernel"
     e2e_stop $u
 }
 
