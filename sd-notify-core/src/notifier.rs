@@ -172,7 +172,13 @@ impl Notifier {
                 })
         });
         match slot {
-            Ok(n) => Ok(n.as_ref()),
+            Ok(n) => {
+                if let Some(n) = n {
+                    // For `notify`'s hot path: one load and one compare from now on.
+                    let _ = PROCESS_WIDE_NOTIFIER.set(n);
+                }
+                Ok(n.as_ref())
+            }
             Err(e) => Err(Error::Address(e.clone())),
         }
     }
@@ -245,19 +251,24 @@ impl Notifier {
                 // `READY=1`, `WATCHDOG=1`, …: valid, without descriptors, sent as they are.
                 return self.send_plain(line);
             }
+            if let NotifyState::Status(text) = *state {
+                return self.notify_status(text);
+            }
         }
         self.notify_encoded(states)
+    }
+
+    /// [`Notifier::notify`] of one `STATUS=`: the text is checked as it is copied, in one pass.
+    #[inline(never)]
+    fn notify_status(&self, text: &str) -> Result<(), Error> {
+        let mut msg = Message::uninit();
+        msg.put_text_line("STATUS", b"STATUS=", text)?;
+        self.send_plain(msg.as_bytes())
     }
 
     /// [`Notifier::notify`] of states that need encoding.
     #[inline(never)]
     fn notify_encoded(&self, states: &[NotifyState<'_>]) -> Result<(), Error> {
-        if let [NotifyState::Status(text)] = states {
-            // The status line: the text is checked as it is copied, in one pass.
-            let mut msg = Message::uninit();
-            msg.put_text_line("STATUS", b"STATUS=", text)?;
-            return self.send_plain(msg.as_bytes());
-        }
         if let [state] = states {
             // One state, the common call: validated and cut into pieces once; a constant line
             // (`READY=1`, `WATCHDOG=1`, …) goes out as it is, without being copied anywhere.
@@ -294,7 +305,7 @@ impl Notifier {
     /// notifier.send(&ping)?;
     /// # Ok::<(), sd_notify_core::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn send(&self, msg: &Message) -> Result<(), Error> {
         if msg.is_empty() {
             return Err(Error::EmptyMessage);
@@ -799,6 +810,9 @@ fn deadline_after(timeout: Duration) -> Instant {
 /// The process-wide notifier, from `NOTIFY_SOCKET` as it was at the first call.
 static PROCESS_WIDE: OnceLock<Result<Option<Notifier>, AddressError>> = OnceLock::new();
 
+/// The process-wide notifier once [`Notifier::from_env`] made one (the same `&'static`).
+static PROCESS_WIDE_NOTIFIER: OnceLock<&'static Notifier> = OnceLock::new();
+
 /// [`Notifier::from_env`], under the name the crate's own modules use.
 pub(crate) fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
     Notifier::from_env()
@@ -826,7 +840,7 @@ pub(crate) fn default_notifier() -> Result<Option<&'static Notifier>, Error> {
 #[inline(always)]
 pub fn notify(states: &[NotifyState<'_>]) -> Result<(), Error> {
     // The hot path: the process-wide notifier exists already (one load, one compare).
-    if let Some(Ok(Some(n))) = PROCESS_WIDE.get() {
+    if let Some(n) = PROCESS_WIDE_NOTIFIER.get() {
         return n.notify(states);
     }
     notify_without_notifier_yet(states)

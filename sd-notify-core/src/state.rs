@@ -578,13 +578,14 @@ pub(crate) fn copy_checked_text(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> bool
     }
     let (from, to) = (src.as_ptr(), dst.as_mut_ptr().cast::<u8>());
     // SAFETY: SSE2 is in the x86_64 baseline. Every load reads 16 bytes at an offset `at`
-    // with `at + 16 <= n` (the last one at `n - 16`, and `n >= 16`), inside `src`; every
+    // with `at <= last = n - 16` (the tail's at `last`; `n >= 16`), inside `src`; every
     // store writes the same 16 bytes at the same offset of `dst`, which has length `n` (checked
     // above): in bounds, unaligned loads and stores, and writing initialises `MaybeUninit`s.
     unsafe {
         let mut hits = _mm_setzero_si128();
+        let last = n - TEXT_BLOCK;
         let mut at = 0;
-        while at + TEXT_BLOCK <= n {
+        while at <= last {
             let v = _mm_loadu_si128(from.add(at).cast());
             let bad = forbidden_lanes(v);
             hits = _mm_or_si128(hits, bad);
@@ -595,10 +596,10 @@ pub(crate) fn copy_checked_text(dst: &mut [MaybeUninit<u8>], src: &[u8]) -> bool
             at += TEXT_BLOCK;
         }
         if at < n {
-            let v = _mm_loadu_si128(from.add(n - TEXT_BLOCK).cast());
+            let v = _mm_loadu_si128(from.add(last).cast());
             let bad = forbidden_lanes(v);
             hits = _mm_or_si128(hits, bad);
-            _mm_storeu_si128(to.add(n - TEXT_BLOCK).cast(), _mm_andnot_si128(bad, v));
+            _mm_storeu_si128(to.add(last).cast(), _mm_andnot_si128(bad, v));
         }
         _mm_movemask_epi8(hits) == 0
     }
