@@ -402,7 +402,7 @@ pub fn size_and_idle_wakeups(dir: &Path, quick: bool) -> Section {
         }
     }
     let _ = std::fs::remove_dir(&tmp);
-    md += "\n`cargo build --release` with the workspace's default release profile (no LTO, `panic = \"unwind\"`), then `strip` on a copy. The hello pair is `fn main() { println!(\"hello\"); }` and the same with `#[sd_service]` and `#[ready]` on the `println!` statement. The async binaries all link the same tokio build (features `rt`, `macros`, `signal`, as this package's hand-rolled service needs).\n";
+    md += "\n`cargo build --release` with the workspace's default release profile (no LTO, `panic = \"unwind\"`), then `strip` on a copy. The hello pair is `fn main() { println!(\"hello\"); }` and the same with `#[sd_service]` and `#[ready]` on the `println!` statement. The async binaries all link the same tokio build (features `rt`, `rt-multi-thread`, `macros`, `signal`, as this package's hand-rolled services need; `rt-multi-thread` also links `libm`).\n";
     for n in &size_notes {
         md += n;
         md += "\n";
