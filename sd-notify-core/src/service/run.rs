@@ -118,6 +118,7 @@ fn start(config: &'static Config, on_stop: OnStop, sync: bool) -> Option<Run> {
         supervised: notifier.is_some(),
         stopping: runtime.stopping.as_bytes(),
         reload: config.reload,
+        pid: runtime.pid,
     };
     match signal::install(setup) {
         Ok(wake) => {

@@ -66,7 +66,8 @@ pub(super) fn begin(mut rt: Runtime) -> Result<(), &'static str> {
     let run;
     {
         let mut current = CURRENT.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(running) = current.filter(|r| r.pid == sys::getpid()) {
+        // `rt.pid` is this process's: read once by the caller (one `getpid` fewer before READY).
+        if let Some(running) = current.filter(|r| r.pid == rt.pid) {
             return Err(running.config.name);
         }
         run = NEXT_RUN.fetch_add(1, Ordering::SeqCst);

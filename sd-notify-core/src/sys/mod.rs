@@ -30,4 +30,6 @@ pub(crate) struct Setup {
     pub(crate) stopping: &'static [u8],
     /// Handle SIGHUP as a reload request.
     pub(crate) reload: bool,
+    /// This process's PID (the caller has it already: one `getpid` fewer before READY).
+    pub(crate) pid: u32,
 }

@@ -95,7 +95,7 @@ pub(crate) mod signal {
     use super::super::Setup;
 
     pub(crate) fn install(setup: Setup) -> io::Result<BorrowedFd<'static>> {
-        let _ = (setup.socket, setup.supervised, setup.stopping, setup.reload);
+        let _ = (setup.socket, setup.supervised, setup.stopping, setup.reload, setup.pid);
         super::unsupported()
     }
     pub(crate) fn uninstall() {}

@@ -51,7 +51,7 @@ pub(crate) fn install(setup: Setup) -> io::Result<BorrowedFd<'static>> {
     let wake = wake_pipe()?;
     SOCKET.store(setup.socket.map_or(-1, |s| s.as_raw_fd()), Ordering::SeqCst);
     SUPERVISED.store(setup.supervised, Ordering::SeqCst);
-    SERVICE_PID.store(getpid(), Ordering::SeqCst);
+    SERVICE_PID.store(setup.pid, Ordering::SeqCst);
     STOPPING_PTR.store(setup.stopping.as_ptr().cast_mut(), Ordering::SeqCst);
     STOPPING_LEN.store(setup.stopping.len(), Ordering::SeqCst);
     STOP_SIGNALS.store(0, Ordering::SeqCst);
