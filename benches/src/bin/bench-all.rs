@@ -270,7 +270,7 @@ fn run(args: &[String]) -> Result<(), String> {
     };
 
     // Part 3.
-    let _ = writeln!(body, "## 3. SIGTERM → `STOPPING=1` latency of an `#[sd_service]` service\n");
+    let _ = writeln!(body, "## 3. Start-up and SIGTERM → `STOPPING=1` of `#[sd_service]` services\n");
     if wants(3) {
         match &bins {
             Ok(dir) => {
