@@ -197,6 +197,9 @@ impl ServiceHandle {
     /// Ends a reload that worked: `READY=1`, with the running status if the attribute has
     /// one. Returns `true` when a reload was answered, `false` when none was pending, in
     /// which case nothing is sent (a stray call can never announce readiness early).
+    /// Once the service is stopping (a stop came during the reload), the round is closed
+    /// and `true` returned, but nothing is sent either: a `READY=1` then would show the
+    /// stopping unit as running again.
     ///
     /// ```
     /// # use sd_notify_core::{ServiceHandle, sd_service};
