@@ -368,6 +368,9 @@ impl Table {
     /// Takes the passed descriptors. That `listen_fds()` took them before is a warning (and
     /// an empty table); malformed variables are an error, and nothing is taken.
     fn from_env() -> Result<Table, EnvError> {
+        // From now on `#[sd_service]`'s `#[ready]` releases what no listener took (only a
+        // program that asks for a listener links this code).
+        let _ = crate::service::AT_READY.set(release_unclaimed_listeners);
         match crate::listen_fds_with_names() {
             Ok(passed) => Ok(Table { passed, ..Table::default() }),
             Err(EnvError::AlreadyTaken) => {

@@ -45,6 +45,7 @@ pub use report::{
     Failure, Probe, ViaDebug, ViaDisplay, ViaDynError, ViaDynErrorSend, ViaDynErrorSendSync, ViaError,
     ViaNoError, ViaResult, Wrap,
 };
+pub(crate) use run::AT_READY;
 pub use run::{ready, run_async, run_sync};
 pub use supervise::{Supervise, Supervised, supervise};
 

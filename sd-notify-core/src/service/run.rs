@@ -3,6 +3,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::process::{ExitCode, Termination};
+use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
@@ -54,6 +55,11 @@ pub fn run_async<R: Termination>(
     service.finish(outcome, describe)
 }
 
+/// Called by [`ready`] before `READY=1` when set: [`listener`](crate::listener) sets it to
+/// [`release_unclaimed_listeners`](crate::release_unclaimed_listeners) at its first call, so
+/// that a service that never asks for a listener does not link the listeners' code.
+pub(crate) static AT_READY: OnceLock<fn()> = OnceLock::new();
+
 /// Sends `READY=1` (with the running status, or clearing the starting one) once, unless
 /// the service is already stopping. Called after the `#[ready]` statement.
 #[doc(hidden)]
@@ -62,7 +68,9 @@ pub fn ready() {
         return;
     }
     // Every listener was asked for by now: close (and unstore) what none took.
-    crate::release_unclaimed_listeners();
+    if let Some(release) = AT_READY.get() {
+        release();
+    }
     let config = state::current().map(|r| r.config);
     let status = match config {
         Some(Config { running: Some(running), .. }) => Some(*running),
