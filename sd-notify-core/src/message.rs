@@ -96,10 +96,9 @@ impl Message {
     /// states before the failing one: callers drop it.
     pub(crate) fn push_all_fresh(&mut self, states: &[NotifyState<'_>]) -> Result<(), Error> {
         debug_assert!(self.is_empty());
-        let Some((first, _)) = states.split_first() else { return Ok(()) };
-        // The first state needs no duplicate check: the common one-state call is this line.
-        self.push_checked_line(first)?;
-        for (i, state) in states.iter().enumerate().skip(1) {
+        // One loop, so that the inlined line is in the code once (the first state's check is
+        // over an empty slice).
+        for (i, state) in states.iter().enumerate() {
             if states[..i].iter().any(|earlier| earlier.key() == state.key()) {
                 return Err(Error::DuplicateKey { key: state.error_key() });
             }
