@@ -39,20 +39,30 @@ pub(crate) use warning;
 
 /// An error and its sources, joined by `: ` (the crate's errors keep an inner error in
 /// `source()`, not in their own text, so printing only the outer one would lose the reason).
-pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+///
+/// Generic over the outer error, so that it is not made a `dyn Error` (whose vtable would
+/// link its `Debug`, unused); the sources are walked out of line, once for all.
+pub(crate) struct Chain<'a, E: ?Sized>(pub(crate) &'a E);
 
-impl fmt::Display for Chain<'_> {
+impl<E: std::error::Error + ?Sized> fmt::Display for Chain<'_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        // Bounded: a chain that loops must not hang a warning.
-        for _ in 0..16 {
-            let Some(e) = source else { break };
-            write!(f, ": {e}")?;
-            source = e.source();
-        }
-        Ok(())
+        write_sources(f, self.0.source())
     }
+}
+
+/// `: <source>` for each source of the chain from `source` on.
+fn write_sources(
+    f: &mut fmt::Formatter<'_>,
+    mut source: Option<&(dyn std::error::Error + 'static)>,
+) -> fmt::Result {
+    // Bounded: a chain that loops must not hang a warning.
+    for _ in 0..16 {
+        let Some(e) = source else { break };
+        write!(f, ": {e}")?;
+        source = e.source();
+    }
+    Ok(())
 }
 
 #[cfg(all(test, feature = "log", not(feature = "tracing")))]
