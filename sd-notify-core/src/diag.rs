@@ -59,7 +59,8 @@ fn write_sources(
     // Bounded: a chain that loops must not hang a warning.
     for _ in 0..16 {
         let Some(e) = source else { break };
-        write!(f, ": {e}")?;
+        f.write_str(": ")?;
+        fmt::Display::fmt(e, f)?;
         source = e.source();
     }
     Ok(())
