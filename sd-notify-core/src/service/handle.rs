@@ -473,10 +473,9 @@ impl ServiceHandle {
 
 /// `WATCHDOG=1`, encoded once.
 pub(super) fn watchdog_message() -> Message {
-    let mut m = Message::new();
-    // Cannot fail: a constant, valid state in an empty message.
-    let _ = m.push(NotifyState::Watchdog);
-    m
+    // Cannot fail: a constant, valid state. (`from_states`, not `push`: the service's other
+    // messages are built by the same code, so `push` is not linked for this one.)
+    Message::from_states(&[NotifyState::Watchdog]).unwrap_or_default()
 }
 
 /// Sends the watchdog ping if the service thread marked one due (and we are healthy).
