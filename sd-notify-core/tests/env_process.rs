@@ -16,7 +16,7 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{WAIT, is_cloexec, recv};
 use sd_notify_core::{
@@ -53,26 +53,8 @@ fn spawn_child(scenario: &str, shell: &str, env: &[(&str, OsString)], stdin: Std
 }
 
 /// Waits (bounded) for the child and checks that the scenario ran to its end.
-fn finish(mut child: Child, scenario: &str) {
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("child {scenario} hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut out = String::new();
-    let mut err = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
-    assert!(status.success(), "child {scenario} failed ({status}):\n{out}\n{err}");
-    // Proof that the scenario really ran (a filter matching nothing would also "succeed").
-    assert!(out.contains(&format!("CHILD-OK {scenario}\n")), "child {scenario} did not run:\n{out}\n{err}");
+fn finish(child: Child, scenario: &str) {
+    common::finish_child(child, scenario);
 }
 
 fn run_child(scenario: &str, shell: &str, env: &[(&str, OsString)]) {

@@ -13,13 +13,12 @@
 mod common;
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{assert_nothing_queued, recv};
 use sd_notify_core::{
@@ -102,36 +101,15 @@ fn run_child(scenario: &str, passed: &[&dyn AsFd], env: &[(&str, OsString)]) -> 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = {
+    let child = {
         let _spawning = SPAWN.lock().unwrap_or_else(|p| p.into_inner());
         raws.iter().for_each(|&raw| set_cloexec(raw, false));
         let child = cmd.spawn().expect("spawn child");
         raws.iter().for_each(|&raw| set_cloexec(raw, true));
         child
     };
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            child.kill().ok();
-            child.wait().ok();
-            panic!("child {scenario} hung");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut out = Output { stdout: String::new(), stderr: String::new() };
-    child.stdout.take().unwrap().read_to_string(&mut out.stdout).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut out.stderr).unwrap();
-    assert!(status.success(), "child {scenario} failed ({status}):\n{}\n{}", out.stdout, out.stderr);
-    assert!(
-        out.stdout.contains(&format!("CHILD-OK {scenario}\n")),
-        "child {scenario} did not run:\n{}\n{}",
-        out.stdout,
-        out.stderr
-    );
-    out
+    let (stdout, stderr) = common::finish_child(child, scenario);
+    Output { stdout, stderr }
 }
 
 fn os(s: &str) -> OsString {

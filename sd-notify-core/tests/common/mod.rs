@@ -206,3 +206,29 @@ impl Rng {
         &items[self.below(items.len())]
     }
 }
+
+/// Waits (at most 30 s) for a child run of a test binary's `child_entry` and checks that
+/// it succeeded and that `scenario` really ran to its end (it prints `CHILD-OK <scenario>`:
+/// a filter matching nothing would also "succeed"). Returns its stdout and stderr.
+pub fn finish_child(mut child: std::process::Child, scenario: &str) -> (String, String) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().ok();
+            child.wait().ok();
+            panic!("child {scenario} hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    let mut err = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "child {scenario} failed ({status}):\n{out}\n{err}");
+    assert!(out.contains(&format!("CHILD-OK {scenario}\n")), "child {scenario} did not run:\n{out}\n{err}");
+    (out, err)
+}
