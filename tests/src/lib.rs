@@ -495,3 +495,18 @@ pub fn monotonic_usec() -> u64 {
         _ => unreachable!("monotonic_now gives MonotonicUsec"),
     }
 }
+
+/// For the e2e stress fixtures: appends `<event> <CLOCK_MONOTONIC µs>` to the file named by
+/// `STRESS_LOG` (nothing without it), which the case reads against the manager's journal.
+pub fn stress_record(event: &str) {
+    let Some(path) = std::env::var_os("STRESS_LOG") else { return };
+    let line = format!("{event} {}\n", monotonic_usec());
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("STRESS_LOG {}: {e}", path.to_string_lossy());
+    }
+}

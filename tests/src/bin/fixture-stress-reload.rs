@@ -10,11 +10,10 @@
 //! reload's duration, default 200), `SHUTDOWN_MS` (graceful shutdown, default 0). After each
 //! reload it sets `STATUS=Running; reloads performed: N` (unless stopping by then).
 
-use std::io::Write;
 use std::time::Duration;
 
 use sd_notify_core::{ServiceHandle, sd_service};
-use sd_notify_tests::{knob, monotonic_usec};
+use sd_notify_tests::{knob, stress_record};
 
 #[sd_service(starting = "Starting", running = "Running", reload)]
 #[tokio::main(flavor = "current_thread")]
@@ -57,14 +56,5 @@ async fn main(service: ServiceHandle) {
 
 /// Appends `EVENT N USEC` to `STRESS_LOG` (nothing without it).
 fn record(event: &str, n: u64) {
-    let Some(path) = std::env::var_os("STRESS_LOG") else { return };
-    let line = format!("{event} {n} {}\n", monotonic_usec());
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(line.as_bytes()));
-    if let Err(e) = written {
-        eprintln!("fixture-stress-reload: {}: {e}", path.to_string_lossy());
-    }
+    stress_record(&format!("{event} {n}"));
 }

@@ -8,13 +8,12 @@
 //! the main task records `stall <CLOCK_MONOTONIC µs>` in `STRESS_LOG` and blocks its thread
 //! for `STALL_MS` (default 10000): no ping goes out from then on.
 
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use sd_notify_core::{ServiceHandle, sd_service};
-use sd_notify_tests::{knob, monotonic_usec};
+use sd_notify_tests::{knob, stress_record};
 
 #[sd_service(running = "Running")]
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -44,10 +43,10 @@ async fn main(service: ServiceHandle) {
             () = service.shutdown() => break,
             _ = tick.tick() => {
                 if stall_file.as_ref().is_some_and(|f| std::path::Path::new(f).exists()) {
-                    record("stall");
+                    stress_record("stall");
                     // The main task's thread blocks: not polled, so no watchdog ping.
                     std::thread::sleep(Duration::from_millis(knob("STALL_MS").unwrap_or(10_000)));
-                    record("stall-end");
+                    stress_record("stall-end");
                 }
                 if last_status.elapsed() >= Duration::from_secs(5) {
                     last_status = Instant::now();
@@ -56,19 +55,5 @@ async fn main(service: ServiceHandle) {
                 }
             }
         }
-    }
-}
-
-/// Appends `EVENT USEC` to `STRESS_LOG` (nothing without it).
-fn record(event: &str) {
-    let Some(path) = std::env::var_os("STRESS_LOG") else { return };
-    let line = format!("{event} {}\n", monotonic_usec());
-    let written = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(line.as_bytes()));
-    if let Err(e) = written {
-        eprintln!("fixture-stress-watchdog: {}: {e}", path.to_string_lossy());
     }
 }
