@@ -229,31 +229,7 @@ pub fn child(rounds: usize, n: usize) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or("NOTIFY_SOCKET is not set: run bench-all, not this mode")?;
     let mut sent: u64 = 0;
-    let mut senders: Vec<(Impl, Payload, Sender)> = Vec::new();
-    let warmup = (n / 10).max(10);
-    for payload in Payload::ALL {
-        for imp in Impl::ALL {
-            let mut s = match Sender::new(imp, payload, &address) {
-                Ok(s) => s,
-                Err(e) => {
-                    println!("UNSUPPORTED {} {} {e}", imp.key(), payload.key());
-                    continue;
-                }
-            };
-            let mut ok = true;
-            for _ in 0..warmup {
-                if let Err(e) = s.send() {
-                    println!("UNSUPPORTED {} {} {e}", imp.key(), payload.key());
-                    ok = false;
-                    break;
-                }
-                sent += 1;
-            }
-            if ok {
-                senders.push((imp, payload, s));
-            }
-        }
-    }
+    let mut senders = warm_senders(&address, (n / 10).max(10), &mut sent, |_| {});
     for round in 0..rounds {
         for payload in Payload::ALL {
             let mut idx: Vec<usize> = (0..senders.len()).filter(|&i| senders[i].1 == payload).collect();
@@ -294,6 +270,40 @@ pub fn child(rounds: usize, n: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Every implementation that can send to `address`, each warmed up with `warmup` sends of
+/// its payload (`after_send(i)` after the `i`-th, `sent` counting them); one that cannot is
+/// an `UNSUPPORTED` line and left out.
+fn warm_senders(
+    address: &NotifyAddress,
+    warmup: usize,
+    sent: &mut u64,
+    mut after_send: impl FnMut(usize),
+) -> Vec<(Impl, Payload, Sender)> {
+    let mut senders = Vec::new();
+    for payload in Payload::ALL {
+        for imp in Impl::ALL {
+            let mut s = match Sender::new(imp, payload, address) {
+                Ok(s) => s,
+                Err(e) => {
+                    println!("UNSUPPORTED {} {} {e}", imp.key(), payload.key());
+                    continue;
+                }
+            };
+            let warmed = (0..warmup).try_for_each(|i| {
+                s.send()?;
+                *sent += 1;
+                after_send(i);
+                Ok::<(), String>(())
+            });
+            match warmed {
+                Ok(()) => senders.push((imp, payload, s)),
+                Err(e) => println!("UNSUPPORTED {} {} {e}", imp.key(), payload.key()),
+            }
+        }
+    }
+    senders
+}
+
 /// A fresh address of `kind` for the sender-cost child to bind.
 pub fn fresh_address(kind: &str) -> String {
     let nonce =
@@ -326,35 +336,13 @@ pub fn sender_cost_child(rounds: usize, n: usize) -> Result<(), String> {
         *received += 1;
     };
     let mut sent: u64 = 0;
-    let mut senders: Vec<(Impl, Payload, Sender)> = Vec::new();
     let warmup = (n / 10).max(10);
-    for payload in Payload::ALL {
-        for imp in Impl::ALL {
-            let mut s = match Sender::new(imp, payload, &address) {
-                Ok(s) => s,
-                Err(e) => {
-                    println!("UNSUPPORTED {} {} {e}", imp.key(), payload.key());
-                    continue;
-                }
-            };
-            let mut ok = true;
-            for i in 0..warmup {
-                if let Err(e) = s.send() {
-                    println!("UNSUPPORTED {} {} {e}", imp.key(), payload.key());
-                    ok = false;
-                    break;
-                }
-                sent += 1;
-                if i % SENDER_COST_BATCH == SENDER_COST_BATCH - 1 {
-                    drain(&mut received);
-                }
-            }
+    // Drained batch by batch, and after each implementation's last warm-up send.
+    let mut senders = warm_senders(&address, warmup, &mut sent, |i| {
+        if i % SENDER_COST_BATCH == SENDER_COST_BATCH - 1 || i == warmup - 1 {
             drain(&mut received);
-            if ok {
-                senders.push((imp, payload, s));
-            }
         }
-    }
+    });
     for round in 0..rounds {
         // The timer's cost: the same batches with nothing in them.
         let mut empty: Vec<f64> = Vec::with_capacity(n / SENDER_COST_BATCH + 1);
