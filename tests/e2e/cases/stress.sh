@@ -77,6 +77,14 @@ EOF
 
 # _s_props UNIT PROP[,PROP...]: print systemd's values as "    UNIT: PROP=VALUE".
 _s_props() { e2e_systemctl show -p "$2" "$1" | sed "s|^|    $1: |"; }
+# _s_assert_same_process_running UNIT PID: the unit is active/running, PID is still its
+# MainPID, and it was never restarted (what every reload case must leave behind).
+_s_assert_same_process_running() {
+    e2e_assert_property "$1" MainPID "$2"
+    e2e_assert_property "$1" ActiveState active
+    e2e_assert_property "$1" SubState running
+    e2e_assert_property "$1" NRestarts 0
+}
 
 # _s_journal UNIT: the unit's journal since the case began (manager + service), read once
 # into S_JOURNAL; _s_jgrep REGEX / _s_jcount REGEX search it.
@@ -196,10 +204,7 @@ case_s1_reload_100() {
     done
     total=$(($(_s_now_ms) - t0))
     _s_say "100 x systemctl reload: all exit 0, $total ms in all, each $min..$max ms (the reload takes 200 ms)"
-    e2e_assert_property $u MainPID "$pid"
-    e2e_assert_property $u ActiveState active
-    e2e_assert_property $u SubState running
-    e2e_assert_property $u NRestarts 0
+    _s_assert_same_process_running $u "$pid"
     e2e_wait_for_property $u StatusText "Running; reloads performed: 100" 5
     _s_props $u ActiveState,SubState,MainPID,StatusText,NRestarts,Result
     [ "$(grep -c '^reload-done ' "$log")" = 100 ] || e2e_fail "the fixture recorded $(grep -c '^reload-done ' "$log") reloads done, not 100"
@@ -308,10 +313,7 @@ _s_reload_queued() {
     _s_settle_reloads $u "$log"
     _s_say "(c) blocking reload + SIGHUP + reload --no-block during it: settled after $(grep -c '^reload-done' "$log") reload rounds in all"
 
-    e2e_assert_property $u MainPID "$pid"
-    e2e_assert_property $u ActiveState active
-    e2e_assert_property $u SubState running
-    e2e_assert_property $u NRestarts 0
+    _s_assert_same_process_running $u "$pid"
     _s_props $u ActiveState,SubState,MainPID,StatusText,NRestarts
     _s_journal $u
     installed=$(_s_jcount "Installed new job ${u//./\\.}/reload as [0-9]+")
@@ -353,10 +355,7 @@ case_s1_reload_hup_100() {
     total=$(($(_s_now_ms) - t0))
     _s_settle_reloads $u "$log"
     _s_say "100 x systemctl reload (ExecReload=kill -HUP): all exit 0 in $total ms; settled after $(grep -c '^reload-done' "$log") reload rounds"
-    e2e_assert_property $u MainPID "$pid"
-    e2e_assert_property $u ActiveState active
-    e2e_assert_property $u SubState running
-    e2e_assert_property $u NRestarts 0
+    _s_assert_same_process_running $u "$pid"
     _s_props $u ActiveState,SubState,MainPID,StatusText,NRestarts
     _s_journal $u
     _s_check_jobs $u reload 100
